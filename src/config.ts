@@ -1,0 +1,298 @@
+import { isIPv4 } from "node:net";
+
+/**
+ * Every setting the detector reads, with its default and why it exists. The README's settings table and
+ * local.settings.sample.json are tested against this list, so adding a setting here is the whole job.
+ */
+export interface SettingSpec {
+  name: string;
+  /** The value used when the setting is absent; undefined means "no default". */
+  default?: string;
+  doc: string;
+  secret?: boolean;
+}
+
+export const SETTINGS: readonly SettingSpec[] = [
+  {
+    name: "LOG_ANALYTICS_WORKSPACE_ID",
+    doc: "Workspace (customer) id, a GUID, of the Log Analytics / Sentinel workspace the hunt runs against. Required unless a replay file is given.",
+  },
+  {
+    name: "LOG_ANALYTICS_ENDPOINT",
+    default: "https://api.loganalytics.io/v1",
+    doc: "Log Analytics query endpoint. US Gov: https://api.loganalytics.us/v1, China: https://api.loganalytics.azure.cn/v1.",
+  },
+  {
+    name: "AZURE_CLIENT_ID",
+    doc: "Client id (GUID) of the user-assigned managed identity to authenticate with. Empty: DefaultAzureCredential's own choice (system-assigned identity in Azure, your az login locally).",
+  },
+  {
+    name: "HUNT_LOOKBACK_DAYS",
+    default: "180",
+    doc: "Days of sign-in and audit history the hunt reads (1-730). Must be longer than the stale threshold; the workspace's retention caps what it really sees.",
+  },
+  {
+    name: "HUNT_STALE_THRESHOLD_DAYS",
+    default: "90",
+    doc: "An identity whose last successful sign-in is older than this many days (1-179) is stale.",
+  },
+  {
+    name: "HUNT_ALLOWLISTED_IP_RANGES",
+    default: "",
+    doc: "Comma-separated IPv4 CIDR ranges (e.g. 10.0.0.0/8) whose sign-ins do not count as use. Empty: none.",
+  },
+  {
+    name: "HUNT_SERVER_TIMEOUT_SECONDS",
+    default: "180",
+    doc: "How long Log Analytics may spend on the query (1-600 s).",
+  },
+  {
+    name: "STATE_TABLE_ENDPOINT",
+    doc: "Table Storage endpoint for the detector's state, e.g. https://<account>.table.core.windows.net, used with the managed identity. Give this or STATE_CONNECTION.",
+  },
+  {
+    name: "STATE_CONNECTION",
+    doc: "Table Storage connection string (e.g. UseDevelopmentStorage=true for Azurite). Used when STATE_TABLE_ENDPOINT is empty. A secret when it holds a key.",
+    secret: true,
+  },
+  {
+    name: "STATE_TABLE_NAME",
+    default: "StaleManagedIdentities",
+    doc: "Table that holds one row per tracked identity, the run records and the lease. Created if missing.",
+  },
+  {
+    name: "NOTIFY_CHANNELS",
+    default: "teams,sentinel",
+    doc: "Comma-separated channels that receive new risky findings: teams, sentinel, or none.",
+  },
+  {
+    name: "TEAMS_WEBHOOK_URL",
+    doc: "Teams Workflows webhook URL (a secret: use a Key Vault reference in Azure). Required when NOTIFY_CHANNELS has teams and no outbox is used.",
+    secret: true,
+  },
+  {
+    name: "SENTINEL_WORKSPACE_RESOURCE_ID",
+    doc: "ARM resource id of the Sentinel workspace (/subscriptions/.../providers/Microsoft.OperationalInsights/workspaces/<name>). Required when NOTIFY_CHANNELS has sentinel and no outbox is used.",
+  },
+  {
+    name: "ARM_ENDPOINT",
+    default: "https://management.azure.com",
+    doc: "Azure Resource Manager endpoint for Sentinel incidents. US Gov: https://management.usgovcloudapi.net, China: https://management.chinacloudapi.cn.",
+  },
+  {
+    name: "TIMER_SCHEDULE",
+    default: "0 0 6 * * *",
+    doc: "NCRONTAB schedule (with seconds, UTC) of the timer function. Default: daily at 06:00 UTC.",
+  },
+  {
+    name: "RUN_TIME_BUDGET_SECONDS",
+    default: "540",
+    doc: "Wall-clock budget of one run (30-3600 s): retries stop and the lease expires within it. Keep it under the Function timeout.",
+  },
+];
+
+export type ChannelName = "teams" | "sentinel";
+export const CHANNEL_NAMES: readonly ChannelName[] = ["teams", "sentinel"];
+
+export type StateTarget =
+  | { kind: "endpoint"; url: string }
+  | { kind: "connection"; connectionString: string }
+  | { kind: "azurite"; dir: string | undefined };
+
+export interface Config {
+  workspaceId: string | undefined;
+  logAnalyticsEndpoint: string;
+  clientId: string | undefined;
+  hunt: HuntParameters;
+  serverTimeoutSeconds: number;
+  state: StateTarget | undefined;
+  stateTableName: string;
+  channels: ChannelName[];
+  teamsWebhookUrl: string | undefined;
+  sentinelWorkspaceResourceId: string | undefined;
+  armEndpoint: string;
+  timerSchedule: string;
+  runTimeBudgetMs: number;
+}
+
+export interface HuntParameters {
+  lookbackDays: number;
+  staleThresholdDays: number;
+  allowlistedIpRanges: string[];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid settings:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** What the entry point already knows, which changes what is required. */
+export interface ConfigContext {
+  /** A replay file stands in for Log Analytics, so no workspace id is needed. */
+  replay?: boolean;
+  /** An outbox stands in for the channels, so their endpoints and secrets are not needed. */
+  outbox?: boolean;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const WORKSPACE_RESOURCE_ID =
+  /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[-\w._()]+\/providers\/Microsoft\.OperationalInsights\/workspaces\/[-\w]+$/i;
+const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
+
+/** Reads every setting, reports every problem at once, and returns a typed Config only when all are valid. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>, context: ConfigContext = {}): Config {
+  const problems: string[] = [];
+  const read = (name: string): string => {
+    const spec = SETTINGS.find((s) => s.name === name);
+    if (!spec) throw new Error(`BUG: setting ${name} is not declared in SETTINGS`);
+    return (env[name] ?? spec.default ?? "").trim();
+  };
+  const optional = (name: string): string | undefined => read(name) || undefined;
+  const integer = (name: string, min: number, max: number): number => {
+    const raw = read(name);
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      problems.push(`${name}: expected a whole number from ${min} to ${max}, got "${raw}"`);
+      return Number.NaN;
+    }
+    return value;
+  };
+  const guid = (name: string): string | undefined => {
+    const value = optional(name);
+    if (value !== undefined && !GUID.test(value)) problems.push(`${name}: expected a GUID, got "${value}"`);
+    return value?.toLowerCase();
+  };
+  const endpoint = (name: string): string | undefined => {
+    const value = optional(name);
+    if (value === undefined) return undefined;
+    const problem = endpointProblem(value);
+    if (problem) problems.push(`${name}: ${problem}`);
+    return value.replace(/\/+$/, "");
+  };
+
+  const workspaceId = guid("LOG_ANALYTICS_WORKSPACE_ID");
+  if (!workspaceId && !context.replay) {
+    problems.push("LOG_ANALYTICS_WORKSPACE_ID: required to query Log Analytics (or pass --replay FILE)");
+  }
+
+  const lookbackDays = integer("HUNT_LOOKBACK_DAYS", 1, 730);
+  const staleThresholdDays = integer("HUNT_STALE_THRESHOLD_DAYS", 1, 179);
+  if (lookbackDays <= staleThresholdDays) {
+    problems.push(
+      `HUNT_LOOKBACK_DAYS (${lookbackDays}) must be longer than HUNT_STALE_THRESHOLD_DAYS (${staleThresholdDays}): otherwise no sign-in can be old enough to be stale`,
+    );
+  }
+  const allowlistedIpRanges = read("HUNT_ALLOWLISTED_IP_RANGES")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const range of allowlistedIpRanges) {
+    if (!isIpv4Cidr(range)) {
+      problems.push(`HUNT_ALLOWLISTED_IP_RANGES: "${range}" is not an IPv4 CIDR range such as 10.0.0.0/8`);
+    }
+  }
+
+  const stateEndpoint = endpoint("STATE_TABLE_ENDPOINT");
+  const stateConnection = optional("STATE_CONNECTION");
+  const state: StateTarget | undefined = stateEndpoint
+    ? { kind: "endpoint", url: stateEndpoint }
+    : stateConnection
+      ? { kind: "connection", connectionString: stateConnection }
+      : undefined;
+  const stateTableName = read("STATE_TABLE_NAME");
+  if (!TABLE_NAME.test(stateTableName)) {
+    problems.push(
+      `STATE_TABLE_NAME: "${stateTableName}" is not a valid table name (3-63 letters or digits, starting with a letter)`,
+    );
+  }
+
+  const channels = parseChannels(read("NOTIFY_CHANNELS"), problems);
+  const teamsWebhookUrl = optional("TEAMS_WEBHOOK_URL");
+  if (teamsWebhookUrl !== undefined) {
+    // The URL itself is a secret: never echo it, not even in a validation message.
+    const problem = endpointProblem(teamsWebhookUrl);
+    if (problem)
+      problems.push(`TEAMS_WEBHOOK_URL: ${problem.replace(/, got .*/, "")} (value not shown: it is a secret)`);
+  }
+  const sentinelWorkspaceResourceId = optional("SENTINEL_WORKSPACE_RESOURCE_ID");
+  if (sentinelWorkspaceResourceId !== undefined && !WORKSPACE_RESOURCE_ID.test(sentinelWorkspaceResourceId)) {
+    problems.push(
+      `SENTINEL_WORKSPACE_RESOURCE_ID: expected /subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>, got "${sentinelWorkspaceResourceId}"`,
+    );
+  }
+  if (!context.outbox) {
+    if (channels.includes("teams") && !teamsWebhookUrl) {
+      problems.push("TEAMS_WEBHOOK_URL: required because NOTIFY_CHANNELS includes teams (or pass --outbox DIR)");
+    }
+    if (channels.includes("sentinel") && !sentinelWorkspaceResourceId) {
+      problems.push(
+        "SENTINEL_WORKSPACE_RESOURCE_ID: required because NOTIFY_CHANNELS includes sentinel (or pass --outbox DIR)",
+      );
+    }
+  }
+
+  const config: Config = {
+    workspaceId,
+    logAnalyticsEndpoint: endpoint("LOG_ANALYTICS_ENDPOINT") ?? "",
+    clientId: guid("AZURE_CLIENT_ID"),
+    hunt: { lookbackDays, staleThresholdDays, allowlistedIpRanges },
+    serverTimeoutSeconds: integer("HUNT_SERVER_TIMEOUT_SECONDS", 1, 600),
+    state,
+    stateTableName,
+    channels,
+    teamsWebhookUrl,
+    sentinelWorkspaceResourceId,
+    armEndpoint: endpoint("ARM_ENDPOINT") ?? "",
+    timerSchedule: read("TIMER_SCHEDULE"),
+    runTimeBudgetMs: integer("RUN_TIME_BUDGET_SECONDS", 30, 3600) * 1000,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function parseChannels(raw: string, problems: string[]): ChannelName[] {
+  const names = raw
+    .split(",")
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  if (names.length === 1 && names[0] === "none") return [];
+  const channels: ChannelName[] = [];
+  for (const name of names) {
+    const channel = CHANNEL_NAMES.find((c) => c === name);
+    if (!channel) {
+      problems.push(`NOTIFY_CHANNELS: unknown channel "${name}" (known: ${CHANNEL_NAMES.join(", ")}, or none)`);
+    } else if (!channels.includes(channel)) {
+      channels.push(channel);
+    }
+  }
+  return channels;
+}
+
+/** Plain http is accepted only on loopback, where test peers and local emulators live. */
+export function endpointProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `expected an absolute URL, got "${value}"`;
+  }
+  if (url.protocol === "https:") return undefined;
+  if (url.protocol === "http:" && isLoopback(url)) return undefined;
+  return `expected an https URL (plain http only on loopback), got "${value}"`;
+}
+
+export function isLoopback(url: URL): boolean {
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export function isIpv4Cidr(value: string): boolean {
+  const match = /^([\d.]+)\/(\d{1,2})$/.exec(value);
+  if (!match?.[1] || !match[2]) return false;
+  const address = match[1];
+  const prefix = Number(match[2]);
+  // Leading zeros read as octal in some parsers: reject them so the range means one thing everywhere.
+  return isIPv4(address) && !/(^|\.)0\d/.test(address) && prefix >= 0 && prefix <= 32;
+}

@@ -1,0 +1,100 @@
+import type { ChannelName } from "../config.js";
+import type { Finding } from "../hunt/finding.js";
+import { fingerprintOf, isRisky } from "../hunt/finding.js";
+import type { IdentityRecord } from "./records.js";
+import { storeFinding } from "./records.js";
+
+/**
+ * Why an identity's record changes (or does not) in this run:
+ * - new: a risky fingerprint that was not open before (first sighting, or a tracked identity turned risky)
+ * - escalated: an open risky finding whose RiskSignal changed to another signal
+ * - reopened: a resolved identity back with a risk signal (a new episode)
+ * - unchanged: the same fingerprint is still open; nothing is written or sent
+ * - tracked: a stale identity without a risk signal appeared, came back or lost its signal; recorded, not sent
+ * - resolved: an open identity is gone from the hunt's result
+ */
+export type ChangeKind = "new" | "escalated" | "reopened" | "unchanged" | "tracked" | "resolved";
+
+export interface Change {
+  kind: ChangeKind;
+  servicePrincipalId: string;
+  before: IdentityRecord | undefined;
+  after: IdentityRecord;
+}
+
+export interface Plan {
+  changes: Change[];
+  /** Records to persist before any delivery: every change but `unchanged`. */
+  writes: IdentityRecord[];
+}
+
+export interface DiffPolicy {
+  /** Channels a new risky finding is owed to. */
+  channels: readonly ChannelName[];
+}
+
+const DELIVERED_KINDS: ReadonlySet<ChangeKind> = new Set(["new", "escalated", "reopened"]);
+export const isDelivered = (kind: ChangeKind): boolean => DELIVERED_KINDS.has(kind);
+
+/** Decides, from what was stored and what the hunt found now, what each identity's record becomes. */
+export function diff(
+  previous: readonly IdentityRecord[],
+  current: readonly Finding[],
+  now: Date,
+  policy: DiffPolicy,
+): Plan {
+  const at = now.toISOString();
+  const byId = new Map(previous.map((record) => [record.servicePrincipalId.toLowerCase(), record]));
+  const seen = new Set<string>();
+  const changes: Change[] = [];
+
+  for (const finding of current) {
+    const key = finding.servicePrincipalId.toLowerCase();
+    seen.add(key);
+    const before = byId.get(key);
+    const kind = classify(before, finding);
+    if (kind === "unchanged" && before) {
+      changes.push({ kind, servicePrincipalId: finding.servicePrincipalId, before, after: before });
+      continue;
+    }
+    const reopening = before?.status === "resolved";
+    const episode = before ? before.episode + (reopening ? 1 : 0) : 1;
+    const base = {
+      servicePrincipalId: finding.servicePrincipalId,
+      fingerprint: fingerprintOf(finding),
+      riskSignal: finding.riskSignal,
+      status: "open" as const,
+      episode,
+      since: at,
+      resolvedAt: null,
+    };
+    const after: IdentityRecord = isDelivered(kind)
+      ? { ...base, finding: storeFinding(finding, now), pending: [...policy.channels] }
+      : before && before.pending.length > 0
+        ? // A delivery still owed for the earlier risky finding stays owed: a risky finding is never lost.
+          { ...base, finding: before.finding, pending: before.pending }
+        : { ...base, finding: storeFinding(finding, now), pending: [] };
+    changes.push({ kind, servicePrincipalId: finding.servicePrincipalId, before, after });
+  }
+
+  for (const before of previous) {
+    if (before.status !== "open" || seen.has(before.servicePrincipalId.toLowerCase())) continue;
+    changes.push({
+      kind: "resolved",
+      servicePrincipalId: before.servicePrincipalId,
+      before,
+      after: { ...before, status: "resolved", resolvedAt: at },
+    });
+  }
+
+  return { changes, writes: changes.filter((c) => c.kind !== "unchanged").map((c) => c.after) };
+}
+
+function classify(before: IdentityRecord | undefined, finding: Finding): ChangeKind {
+  const risky = isRisky(finding);
+  if (!before) return risky ? "new" : "tracked";
+  if (before.status === "resolved") return risky ? "reopened" : "tracked";
+  if (before.fingerprint === fingerprintOf(finding)) return "unchanged";
+  if (!risky) return "tracked";
+  return before.riskSignal === "" ? "new" : "escalated";
+}

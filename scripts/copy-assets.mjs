@@ -4,4 +4,3 @@ import { cpSync, mkdirSync } from "node:fs";
 mkdirSync("dist/src/hunt", { recursive: true });
 cpSync("src/hunt/stale-managed-identities.kql", "dist/src/hunt/stale-managed-identities.kql");
 cpSync("src/hunt/schema", "dist/src/hunt/schema", { recursive: true });
-cpSync("samples", "dist/samples", { recursive: true });

@@ -108,9 +108,12 @@ export class LogAnalyticsSource implements HuntSource {
 function fromSdkTable(table: LogsTable): RawTable {
   return {
     columns: table.columnDescriptors.map((c) => ({ name: c.name ?? "", type: c.type })),
-    rows: table.rows.map((row) => row.map((value) => (value instanceof Date ? value.toISOString() : value))),
+    // An unreadable datetime becomes an Invalid Date in the SDK; hand the parser text it will name in its error.
+    rows: table.rows.map((row) => row.map((value) => (value instanceof Date ? isoOrText(value) : value))),
   };
 }
+
+const isoOrText = (date: Date): string => (Number.isNaN(date.getTime()) ? String(date) : date.toISOString());
 
 /**
  * A saved hunt result: the Log Analytics REST body ({"tables":[{columns, rows}]}), or a JSON array of row

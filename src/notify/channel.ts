@@ -1,0 +1,30 @@
+import type { ChannelName } from "../config.js";
+import type { Finding } from "../hunt/finding.js";
+import type { IdentityRecord } from "../state/records.js";
+
+/** A finding some channel still owes a delivery of, with the record that says so. */
+export interface OwedDelivery {
+  record: IdentityRecord;
+  finding: Finding;
+}
+
+export interface ChannelReport {
+  /** ServicePrincipalIds delivered on this channel in this run. */
+  delivered: string[];
+  /** One line per failed request: what failed and what to do; the findings stay pending. */
+  failures: string[];
+}
+
+export interface DeliveryContext {
+  runId: string;
+  now: Date;
+  /** Retries stop at this wall-clock time so the run ends inside its budget. */
+  deadline: number;
+  /** Persists "delivered" for these identities at once, so a crash after it never re-sends them. */
+  acknowledge(servicePrincipalIds: readonly string[]): Promise<void>;
+}
+
+export interface Channel {
+  readonly name: ChannelName;
+  deliver(owed: readonly OwedDelivery[], context: DeliveryContext): Promise<ChannelReport>;
+}

@@ -1,0 +1,51 @@
+import type { Channel, ChannelReport, DeliveryContext, OwedDelivery } from "./channel.js";
+import type { Severity } from "./sentinelIncident.js";
+import { buildIncident, incidentIdFor } from "./sentinelIncident.js";
+
+/** Where an incident goes: the SecurityInsights API, or the local outbox. */
+export interface SentinelTransport {
+  readonly description: string;
+  putIncident(incidentId: string, body: Record<string, unknown>, context: DeliveryContext): Promise<void>;
+}
+
+export class SentinelChannel implements Channel {
+  readonly name = "sentinel" as const;
+
+  constructor(
+    private readonly transport: SentinelTransport,
+    private readonly workspaceResourceId: string,
+    private readonly severities: Readonly<Record<string, Severity>>,
+  ) {}
+
+  incidentIdOf(owed: OwedDelivery): string {
+    return incidentIdFor(this.workspaceResourceId, owed.finding, owed.record.episode);
+  }
+
+  async deliver(owed: readonly OwedDelivery[], context: DeliveryContext): Promise<ChannelReport> {
+    const report: ChannelReport = { delivered: [], failures: [] };
+    // A PUT to a deterministic id is idempotent, so acknowledgements can wait and go in batches.
+    let unacknowledged: string[] = [];
+    const flush = async () => {
+      if (unacknowledged.length === 0) return;
+      await context.acknowledge(unacknowledged);
+      unacknowledged = [];
+    };
+    for (const item of owed) {
+      const incidentId = this.incidentIdOf(item);
+      const body = buildIncident(item.finding, { severities: this.severities, now: context.now });
+      try {
+        await this.transport.putIncident(incidentId, body, context);
+      } catch (error) {
+        report.failures.push(
+          `Sentinel incident ${incidentId} (ServicePrincipalId ${item.finding.servicePrincipalId}) on ${this.transport.description}: ${(error as Error).message}`,
+        );
+        continue;
+      }
+      report.delivered.push(item.finding.servicePrincipalId);
+      unacknowledged.push(item.finding.servicePrincipalId);
+      if (unacknowledged.length >= 100) await flush();
+    }
+    await flush();
+    return report;
+  }
+}

@@ -1,0 +1,186 @@
+import { randomUUID } from "node:crypto";
+import type { ChannelName, HuntParameters } from "./config.js";
+import { fingerprintOf, isRisky } from "./hunt/finding.js";
+import { parseFindings } from "./hunt/parse.js";
+import { huntTimespan, renderHunt } from "./hunt/query.js";
+import type { HuntSource } from "./hunt/source.js";
+import type { Channel, OwedDelivery } from "./notify/channel.js";
+import { diff } from "./state/diff.js";
+import type { IdentityRecord, RunRecord } from "./state/records.js";
+import { restoreFinding } from "./state/records.js";
+import type { Lease, RequestCounter, StateStore } from "./state/store.js";
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface RunDependencies {
+  hunt: { template: string; parameters: HuntParameters };
+  source: HuntSource;
+  store: StateStore;
+  /** Delivered in this order: Sentinel before Teams, so a card can link the incident just created. */
+  channels: readonly Channel[];
+  /** The channels a new finding is owed to; a configured channel without a sender stays pending. */
+  channelNames: readonly ChannelName[];
+  runTimeBudgetMs: number;
+  log: Logger;
+  requests: { logAnalytics: () => number; storage: RequestCounter };
+  /** The hunt's notion of "now" (a replay's day); the wall clock still times the run and its lease. */
+  now?: () => Date;
+  wallClock?: () => number;
+  runId?: string;
+}
+
+export type RunStatus = "done" | "pending" | "failed";
+
+export interface RunSummary {
+  runId: string;
+  status: RunStatus;
+  findings: number;
+  risky: number;
+  new: number;
+  escalated: number;
+  reopened: number;
+  unchanged: number;
+  resolved: number;
+  delivered: Record<ChannelName, number>;
+  pending: number;
+  requests: { logAnalytics: number; storage: { reads: number; writes: number } };
+  durationMs: number;
+  statistics?: Record<string, unknown>;
+  failures: string[];
+  error?: string;
+}
+
+/** Extra time the lease outlives the budget, so a slow last write never races the next run. */
+const LEASE_MARGIN_MS = 60_000;
+
+/** One run, as the timer and the CLI both do it: lease, hunt, parse, diff, persist plan, deliver, record. */
+export async function runDetection(deps: RunDependencies): Promise<RunSummary> {
+  const wall = deps.wallClock ?? Date.now;
+  const startedAt = wall();
+  const now = deps.now?.() ?? new Date(startedAt);
+  const runId = deps.runId ?? randomUUID();
+  const summary: RunSummary = {
+    runId,
+    status: "failed",
+    findings: 0,
+    risky: 0,
+    new: 0,
+    escalated: 0,
+    reopened: 0,
+    unchanged: 0,
+    resolved: 0,
+    delivered: { teams: 0, sentinel: 0 },
+    pending: 0,
+    requests: { logAnalytics: 0, storage: { reads: 0, writes: 0 } },
+    durationMs: 0,
+    failures: [],
+  };
+  const finish = () => {
+    summary.requests = {
+      logAnalytics: deps.requests.logAnalytics(),
+      storage: { reads: deps.requests.storage.reads, writes: deps.requests.storage.writes },
+    };
+    summary.durationMs = wall() - startedAt;
+    return summary;
+  };
+
+  let lease: Lease;
+  try {
+    lease = await deps.store.acquireLease(runId, deps.runTimeBudgetMs + LEASE_MARGIN_MS, new Date(startedAt));
+  } catch (error) {
+    summary.error = (error as Error).message;
+    return finish();
+  }
+
+  try {
+    await hunt(deps, summary, now, startedAt);
+  } catch (error) {
+    summary.status = "failed";
+    summary.error = (error as Error).message;
+  }
+
+  const record: RunRecord = {
+    runId,
+    startedAt: new Date(startedAt).toISOString(),
+    finishedAt: new Date(wall()).toISOString(),
+    status: summary.status,
+    findings: summary.findings,
+    risky: summary.risky,
+    new: summary.new + summary.escalated + summary.reopened,
+    resolved: summary.resolved,
+    delivered: summary.delivered,
+    pending: summary.pending,
+    error: summary.error,
+  };
+  try {
+    await deps.store.finishRun(lease, record);
+  } catch (error) {
+    // The plan and acknowledgements are already stored; only the record is lost and the lease will expire.
+    deps.log.warn(`Could not record run ${runId} or release the lease: ${(error as Error).message}`);
+  }
+  return finish();
+}
+
+async function hunt(deps: RunDependencies, summary: RunSummary, now: Date, startedAt: number): Promise<void> {
+  const query = renderHunt(deps.hunt.template, deps.hunt.parameters);
+  const output = await deps.source.run(query, huntTimespan(deps.hunt.parameters));
+  const findings = parseFindings(output.table, deps.source.description);
+  summary.statistics = output.statistics;
+  summary.findings = findings.length;
+  summary.risky = findings.filter(isRisky).length;
+
+  // Everything above may fail without a trace; from here on state changes, plan first.
+  const previous = await deps.store.loadIdentities();
+  const plan = diff(previous, findings, now, { channels: deps.channelNames });
+  for (const change of plan.changes) {
+    if (change.kind === "new" || change.kind === "escalated" || change.kind === "reopened") summary[change.kind]++;
+    else if (change.kind === "unchanged" || change.kind === "resolved") summary[change.kind]++;
+  }
+  await deps.store.saveIdentities(plan.writes);
+
+  const records = new Map<string, IdentityRecord>(previous.map((r) => [r.servicePrincipalId.toLowerCase(), r]));
+  for (const change of plan.changes) records.set(change.servicePrincipalId.toLowerCase(), change.after);
+  const currentByFingerprint = new Map(findings.map((f) => [fingerprintOf(f), f]));
+  const owedOn = (channel: ChannelName): OwedDelivery[] =>
+    [...records.values()]
+      .filter((r) => r.pending.includes(channel))
+      .map((record) => {
+        // Fresh values where the same finding is still in the result; otherwise its stored evidence.
+        const stored = restoreFinding(record.finding, now);
+        return { record, finding: currentByFingerprint.get(fingerprintOf(stored)) ?? stored };
+      });
+
+  const deadline = startedAt + deps.runTimeBudgetMs;
+  for (const channel of deps.channels) {
+    const owed = owedOn(channel.name);
+    if (owed.length === 0) continue;
+    const report = await channel.deliver(owed, {
+      runId: summary.runId,
+      now,
+      deadline,
+      acknowledge: async (ids) => {
+        const updated: IdentityRecord[] = [];
+        for (const id of ids) {
+          const record = records.get(id.toLowerCase());
+          if (!record) continue;
+          const next = { ...record, pending: record.pending.filter((c) => c !== channel.name) };
+          records.set(id.toLowerCase(), next);
+          updated.push(next);
+        }
+        await deps.store.saveIdentities(updated);
+      },
+    });
+    summary.delivered[channel.name] += report.delivered.length;
+    for (const failure of report.failures) {
+      summary.failures.push(failure);
+      deps.log.warn(failure);
+    }
+  }
+
+  summary.pending = [...records.values()].filter((r) => r.pending.length > 0).length;
+  summary.status = summary.pending > 0 ? "pending" : "done";
+}

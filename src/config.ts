@@ -91,6 +91,12 @@ export const SETTINGS: readonly SettingSpec[] = [
   },
 ];
 
+export function settingDefault(name: string): string {
+  const spec = SETTINGS.find((s) => s.name === name);
+  if (spec?.default === undefined) throw new Error(`BUG: setting ${name} has no default`);
+  return spec.default;
+}
+
 export type ChannelName = "teams" | "sentinel";
 export const CHANNEL_NAMES: readonly ChannelName[] = ["teams", "sentinel"];
 
@@ -245,11 +251,19 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, co
     teamsWebhookUrl,
     sentinelWorkspaceResourceId,
     armEndpoint: endpoint("ARM_ENDPOINT") ?? "",
-    timerSchedule: read("TIMER_SCHEDULE"),
+    timerSchedule: schedule(read("TIMER_SCHEDULE"), problems),
     runTimeBudgetMs: integer("RUN_TIME_BUDGET_SECONDS", 30, 3600) * 1000,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** NCRONTAB as the Functions host reads it: six fields, seconds first. */
+function schedule(raw: string, problems: string[]): string {
+  if (raw.split(/\s+/).length !== 6) {
+    problems.push(`TIMER_SCHEDULE: expected an NCRONTAB expression with six fields (seconds first), got "${raw}"`);
+  }
+  return raw;
 }
 
 function parseChannels(raw: string, problems: string[]): ChannelName[] {

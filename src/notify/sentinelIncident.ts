@@ -68,7 +68,10 @@ export function buildIncident(finding: Finding, options: IncidentOptions): Recor
 }
 
 function description(finding: Finding): string {
-  const head = `Managed identity ${inert(displayName(finding), 128)} has not signed in for ${finding.daysSinceSignin} days (or never) yet shows a risk signal.\n`;
+  const name = inert(displayName(finding), 128);
+  const head = finding.lastSignin
+    ? `Managed identity ${name} has not signed in for ${finding.daysSinceSignin} days, yet shows a risk signal.\n`
+    : `Managed identity ${name} has never signed in (created about ${finding.daysSinceSignin} days ago), yet shows a risk signal.\n`;
   const guidance = [
     "",
     "What to do:",

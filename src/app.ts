@@ -1,0 +1,125 @@
+import type { TokenCredential } from "@azure/identity";
+import { DefaultAzureCredential } from "@azure/identity";
+import type { Config, StateTarget } from "./config.js";
+import { loadHuntTemplate } from "./hunt/query.js";
+import type { HuntSource } from "./hunt/source.js";
+import { LogAnalyticsSource, ReplaySource } from "./hunt/source.js";
+import type { Channel } from "./notify/channel.js";
+import { Outbox } from "./notify/outbox.js";
+import type { SentinelTransport } from "./notify/sentinel.js";
+import { SentinelChannel } from "./notify/sentinel.js";
+import { DEFAULT_SEVERITIES, incidentUrlFor } from "./notify/sentinelIncident.js";
+import type { TeamsTransport } from "./notify/teams.js";
+import { TeamsChannel } from "./notify/teams.js";
+import type { Logger, RunDependencies } from "./run.js";
+import { startAzurite } from "./state/azurite.js";
+import type { RequestCounter } from "./state/store.js";
+import { TableStateStore } from "./state/store.js";
+
+/** What an entry point adds to the settings: a replay file, an outbox, a state location, a fixed clock. */
+export interface RunOptions {
+  replay?: string;
+  outbox?: string;
+  state?: StateTarget;
+  now?: Date;
+}
+
+export interface AssembledRun {
+  deps: RunDependencies;
+  /** Stops what the assembly started (a local Azurite); safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/** Used in outbox mode when no Sentinel workspace is configured, so incident ids stay deterministic. */
+const OUTBOX_WORKSPACE =
+  "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/Microsoft.OperationalInsights/workspaces/outbox";
+
+/** Builds the run's dependencies from validated settings: the only place that knows every adapter. */
+export async function assembleRun(config: Config, options: RunOptions, log: Logger): Promise<AssembledRun> {
+  let credential: TokenCredential | undefined;
+  // Created on first use: a replay run against Azurite and an outbox never needs an Azure credential.
+  const lazyCredential: TokenCredential = {
+    getToken: (scopes, tokenOptions) => {
+      credential ??= new DefaultAzureCredential(
+        config.clientId ? { managedIdentityClientId: config.clientId, workloadIdentityClientId: config.clientId } : {},
+      );
+      return credential.getToken(scopes, tokenOptions);
+    },
+  };
+
+  let logAnalyticsRequests = 0;
+  const source: HuntSource = options.replay
+    ? new ReplaySource(options.replay)
+    : new LogAnalyticsSource({
+        workspaceId: config.workspaceId ?? "",
+        endpoint: config.logAnalyticsEndpoint,
+        serverTimeoutSeconds: config.serverTimeoutSeconds,
+        credential: lazyCredential,
+        onRequest: () => logAnalyticsRequests++,
+      });
+
+  const storage: RequestCounter = { reads: 0, writes: 0 };
+  const target = options.state ?? config.state;
+  if (!target) {
+    throw new Error("No state location: set STATE_TABLE_ENDPOINT or STATE_CONNECTION (or pass --state DIR)");
+  }
+  let stop = async () => {};
+  let store: TableStateStore;
+  if (target.kind === "endpoint") {
+    store = TableStateStore.fromEndpoint(target.url, config.stateTableName, lazyCredential, storage);
+  } else if (target.kind === "connection") {
+    store = TableStateStore.fromConnectionString(target.connectionString, config.stateTableName, storage);
+  } else {
+    const azurite = await startAzurite(target.dir);
+    stop = azurite.stop;
+    store = TableStateStore.fromConnectionString(azurite.connectionString, config.stateTableName, storage);
+  }
+
+  const workspaceResourceId = config.sentinelWorkspaceResourceId ?? OUTBOX_WORKSPACE;
+  const outbox = options.outbox ? new Outbox(options.outbox) : undefined;
+  const channels: Channel[] = [];
+  let sentinel: SentinelChannel | undefined;
+  if (config.channels.includes("sentinel")) {
+    sentinel = new SentinelChannel(outbox ?? sentinelTransport(config), workspaceResourceId, DEFAULT_SEVERITIES);
+    channels.push(sentinel);
+  }
+  if (config.channels.includes("teams")) {
+    channels.push(
+      new TeamsChannel(outbox ?? teamsTransport(config), (owed) =>
+        sentinel && !owed.record.pending.includes("sentinel")
+          ? incidentUrlFor(workspaceResourceId, sentinel.incidentIdOf(owed))
+          : undefined,
+      ),
+    );
+  }
+
+  let closed = false;
+  return {
+    deps: {
+      hunt: { template: loadHuntTemplate(), parameters: config.hunt },
+      source,
+      store,
+      channels,
+      channelNames: config.channels,
+      runTimeBudgetMs: config.runTimeBudgetMs,
+      log,
+      requests: { logAnalytics: () => logAnalyticsRequests, storage },
+      now: options.now ? () => options.now as Date : undefined,
+    },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await stop();
+    },
+  };
+}
+
+function teamsTransport(_config: Config): TeamsTransport {
+  throw new Error("Sending to Teams is not available yet: pass --outbox DIR, or leave teams out of NOTIFY_CHANNELS");
+}
+
+function sentinelTransport(_config: Config): SentinelTransport {
+  throw new Error(
+    "Creating Sentinel incidents is not available yet: pass --outbox DIR, or leave sentinel out of NOTIFY_CHANNELS",
+  );
+}

@@ -1,0 +1,15 @@
+import type { TestProject } from "vitest/node";
+import { startAzurite } from "../../src/state/azurite.js";
+
+/** One in-memory Azurite for the whole run; each test isolates itself with its own table name. */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const azurite = await startAzurite(undefined);
+  project.provide("azuriteConnectionString", azurite.connectionString);
+  return azurite.stop;
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    azuriteConnectionString: string;
+  }
+}

@@ -310,3 +310,12 @@ export function isIpv4Cidr(value: string): boolean {
   // Leading zeros read as octal in some parsers: reject them so the range means one thing everywhere.
   return isIPv4(address) && !/(^|\.)0\d/.test(address) && prefix >= 0 && prefix <= 32;
 }
+
+/** The README's settings table, generated from SETTINGS so the two cannot drift (a test compares them). */
+export function settingsMarkdown(): string {
+  const rows = SETTINGS.map((s) => {
+    const fallback = s.default ? `\`${s.default}\`` : "(none)";
+    return `| \`${s.name}\` | ${fallback} | ${s.doc.replace(/\|/g, "\\|")}${s.secret ? " **Secret.**" : ""} |`;
+  });
+  return ["| Setting | Default | What it does |", "| --- | --- | --- |", ...rows].join("\n");
+}

@@ -31,6 +31,7 @@ export function summaryTable(rows: readonly { label: string; summary: RunSummary
     "risky",
     "new",
     "escalated",
+    "unchanged",
     "resolved",
     "delivered teams/sentinel",
     "pending",

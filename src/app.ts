@@ -6,11 +6,11 @@ import type { HuntSource } from "./hunt/source.js";
 import { LogAnalyticsSource, ReplaySource } from "./hunt/source.js";
 import type { Channel } from "./notify/channel.js";
 import { Outbox } from "./notify/outbox.js";
-import type { SentinelTransport } from "./notify/sentinel.js";
 import { SentinelChannel } from "./notify/sentinel.js";
+import { SentinelApi } from "./notify/sentinelApi.js";
 import { DEFAULT_SEVERITIES, incidentUrlFor } from "./notify/sentinelIncident.js";
-import type { TeamsTransport } from "./notify/teams.js";
 import { TeamsChannel } from "./notify/teams.js";
+import { TeamsWebhook } from "./notify/teamsWebhook.js";
 import type { Logger, RunDependencies } from "./run.js";
 import { startAzurite } from "./state/azurite.js";
 import type { RequestCounter } from "./state/store.js";
@@ -80,12 +80,16 @@ export async function assembleRun(config: Config, options: RunOptions, log: Logg
   const channels: Channel[] = [];
   let sentinel: SentinelChannel | undefined;
   if (config.channels.includes("sentinel")) {
-    sentinel = new SentinelChannel(outbox ?? sentinelTransport(config), workspaceResourceId, DEFAULT_SEVERITIES);
+    const transport = outbox ?? new SentinelApi(config.armEndpoint, workspaceResourceId, lazyCredential);
+    sentinel = new SentinelChannel(transport, workspaceResourceId, {
+      ...DEFAULT_SEVERITIES,
+      ...config.severityOverrides,
+    });
     channels.push(sentinel);
   }
   if (config.channels.includes("teams")) {
     channels.push(
-      new TeamsChannel(outbox ?? teamsTransport(config), (owed) =>
+      new TeamsChannel(outbox ?? new TeamsWebhook(config.teamsWebhookUrl ?? ""), (owed) =>
         sentinel && !owed.record.pending.includes("sentinel")
           ? incidentUrlFor(workspaceResourceId, sentinel.incidentIdOf(owed))
           : undefined,
@@ -112,14 +116,4 @@ export async function assembleRun(config: Config, options: RunOptions, log: Logg
       await stop();
     },
   };
-}
-
-function teamsTransport(_config: Config): TeamsTransport {
-  throw new Error("Sending to Teams is not available yet: pass --outbox DIR, or leave teams out of NOTIFY_CHANNELS");
-}
-
-function sentinelTransport(_config: Config): SentinelTransport {
-  throw new Error(
-    "Creating Sentinel incidents is not available yet: pass --outbox DIR, or leave sentinel out of NOTIFY_CHANNELS",
-  );
 }

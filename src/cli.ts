@@ -8,6 +8,7 @@ import { assembleRun } from "./app.js";
 import type { Config, ConfigContext, StateTarget } from "./config.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { loadHuntTemplate, renderHunt } from "./hunt/query.js";
+import { writeTeamsPreview } from "./notify/preview.js";
 import { projectRoot } from "./paths.js";
 import type { Logger, RunSummary } from "./run.js";
 import { runDetection } from "./run.js";
@@ -18,6 +19,7 @@ import { EXIT, exitCodeOf, summaryJson, summaryTable } from "./summary.js";
 const USAGE = `Usage:
   stale-mi run [--replay FILE] [--state DIR | --state-connection STRING] [--outbox DIR] [--json] [--now ISO]
   stale-mi query --print
+  stale-mi preview [--outbox DIR]
   stale-mi demo [--dir DIR]
   stale-mi help
 
@@ -27,6 +29,7 @@ run      One detection run: hunt (Log Analytics, or --replay FILE), diff against
          or else --state .local/state. --outbox DIR writes each delivery under DIR/teams and DIR/sentinel
          instead of sending. --now ISO sets the run's clock (for replays of another day).
 query    --print writes the exact query text a run would send, for the current settings.
+preview  Renders every Teams message in the outbox (default .local/outbox) to DIR/teams-preview.html.
 demo     Two days of the bundled sample end to end, no Azure needed (what \`npm start\` runs).
 
 Exit codes: 0 done, 1 run failed and nothing changed, 2 bad usage or settings, 3 done but deliveries pending.
@@ -50,6 +53,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return queryCommand(rest);
       case "demo":
         return await demoCommand(rest);
+      case "preview":
+        return previewCommand(rest);
       case undefined:
       case "help":
       case "--help":
@@ -168,8 +173,24 @@ async function demoCommand(args: readonly string[]): Promise<number> {
   }
   printHuman(rows);
   process.stdout.write(`\nDeliveries: ${outbox}/teams (Teams messages) and ${outbox}/sentinel (incidents)\n`);
+  const preview = writeTeamsPreview(outbox);
+  if (preview) process.stdout.write(`Teams preview: ${preview.page} (open it in a browser)\n`);
   const codes = rows.map((r) => exitCodeOf(r.summary));
   return codes.includes(EXIT.failed) ? EXIT.failed : codes.includes(EXIT.pending) ? EXIT.pending : EXIT.done;
+}
+
+function previewCommand(args: readonly string[]): number {
+  const { values } = parseArgs({ args: [...args], options: { outbox: { type: "string" } }, strict: true });
+  const outbox = resolve(values.outbox ?? ".local/outbox");
+  const preview = writeTeamsPreview(outbox);
+  if (!preview) {
+    process.stderr.write(
+      `stale-mi: no Teams messages in ${join(outbox, "teams")}; run with --outbox ${outbox} first\n`,
+    );
+    return EXIT.failed;
+  }
+  process.stdout.write(`${preview.page} (${preview.cards} Teams message${preview.cards === 1 ? "" : "s"})\n`);
+  return EXIT.done;
 }
 
 function printHuman(rows: readonly { label: string; summary: RunSummary }[]): void {

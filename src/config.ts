@@ -1,4 +1,6 @@
 import { isIPv4 } from "node:net";
+import type { Severity } from "./notify/sentinelIncident.js";
+import { SEVERITIES } from "./notify/sentinelIncident.js";
 
 /**
  * Every setting the detector reads, with its default and why it exists. The README's settings table and
@@ -75,6 +77,11 @@ export const SETTINGS: readonly SettingSpec[] = [
     doc: "ARM resource id of the Sentinel workspace (/subscriptions/.../providers/Microsoft.OperationalInsights/workspaces/<name>). Required when NOTIFY_CHANNELS has sentinel and no outbox is used.",
   },
   {
+    name: "SENTINEL_SEVERITY_MAP",
+    default: "",
+    doc: "Overrides of the RiskSignal → incident severity map, e.g. AzureActivityWithoutSignIn=Medium,MyNewSignal=Low. Defaults: CredOrRoleChangeOnStaleIdentity=High, AzureActivityWithoutSignIn=High, CreatedAndModifiedButNeverUsed=Medium; any other signal Medium.",
+  },
+  {
     name: "ARM_ENDPOINT",
     default: "https://management.azure.com",
     doc: "Azure Resource Manager endpoint for Sentinel incidents. US Gov: https://management.usgovcloudapi.net, China: https://management.chinacloudapi.cn.",
@@ -116,6 +123,8 @@ export interface Config {
   channels: ChannelName[];
   teamsWebhookUrl: string | undefined;
   sentinelWorkspaceResourceId: string | undefined;
+  /** Overrides only; the defaults live with the incident builder. */
+  severityOverrides: Record<string, Severity>;
   armEndpoint: string;
   timerSchedule: string;
   runTimeBudgetMs: number;
@@ -220,7 +229,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, co
     // The URL itself is a secret: never echo it, not even in a validation message.
     const problem = endpointProblem(teamsWebhookUrl);
     if (problem)
-      problems.push(`TEAMS_WEBHOOK_URL: ${problem.replace(/, got .*/, "")} (value not shown: it is a secret)`);
+      problems.push(`TEAMS_WEBHOOK_URL: ${problem.replace(/, got [\s\S]*/, "")} (value not shown: it is a secret)`);
   }
   const sentinelWorkspaceResourceId = optional("SENTINEL_WORKSPACE_RESOURCE_ID");
   if (sentinelWorkspaceResourceId !== undefined && !WORKSPACE_RESOURCE_ID.test(sentinelWorkspaceResourceId)) {
@@ -250,12 +259,32 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, co
     channels,
     teamsWebhookUrl,
     sentinelWorkspaceResourceId,
+    severityOverrides: parseSeverities(read("SENTINEL_SEVERITY_MAP"), problems),
     armEndpoint: endpoint("ARM_ENDPOINT") ?? "",
     timerSchedule: schedule(read("TIMER_SCHEDULE"), problems),
     runTimeBudgetMs: integer("RUN_TIME_BUDGET_SECONDS", 30, 3600) * 1000,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+function parseSeverities(raw: string, problems: string[]): Record<string, Severity> {
+  const overrides: Record<string, Severity> = {};
+  for (const pair of raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const [signal, severity, ...rest] = pair.split("=").map((s) => s.trim());
+    const known = SEVERITIES.find((s) => s.toLowerCase() === severity?.toLowerCase());
+    if (!signal || !known || rest.length > 0) {
+      problems.push(
+        `SENTINEL_SEVERITY_MAP: "${pair}" is not Signal=Severity with a severity of ${SEVERITIES.join(", ")}`,
+      );
+    } else {
+      overrides[signal] = known;
+    }
+  }
+  return overrides;
 }
 
 /** NCRONTAB as the Functions host reads it: six fields, seconds first. */

@@ -5,7 +5,7 @@ import { parseFindings } from "./hunt/parse.js";
 import { huntTimespan, renderHunt } from "./hunt/query.js";
 import type { HuntSource } from "./hunt/source.js";
 import type { Channel, OwedDelivery } from "./notify/channel.js";
-import { diff } from "./state/diff.js";
+import { diff, isDelivered } from "./state/diff.js";
 import type { IdentityRecord, RunRecord } from "./state/records.js";
 import { restoreFinding } from "./state/records.js";
 import type { Lease, RequestCounter, StateStore } from "./state/store.js";
@@ -145,13 +145,17 @@ async function hunt(deps: RunDependencies, summary: RunSummary, now: Date, start
   const records = new Map<string, IdentityRecord>(previous.map((r) => [r.servicePrincipalId.toLowerCase(), r]));
   for (const change of plan.changes) records.set(change.servicePrincipalId.toLowerCase(), change.after);
   const currentByFingerprint = new Map(findings.map((f) => [fingerprintOf(f), f]));
+  const plannedNow = new Set(
+    plan.changes.filter((c) => isDelivered(c.kind)).map((c) => c.servicePrincipalId.toLowerCase()),
+  );
   const owedOn = (channel: ChannelName): OwedDelivery[] =>
     [...records.values()]
       .filter((r) => r.pending.includes(channel))
       .map((record) => {
         // Fresh values where the same finding is still in the result; otherwise its stored evidence.
         const stored = restoreFinding(record.finding, now);
-        return { record, finding: currentByFingerprint.get(fingerprintOf(stored)) ?? stored };
+        const finding = currentByFingerprint.get(fingerprintOf(stored)) ?? stored;
+        return { record, finding, retry: !plannedNow.has(record.servicePrincipalId.toLowerCase()) };
       });
 
   const deadline = startedAt + deps.runTimeBudgetMs;

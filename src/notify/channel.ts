@@ -6,6 +6,8 @@ import type { IdentityRecord } from "../state/records.js";
 export interface OwedDelivery {
   record: IdentityRecord;
   finding: Finding;
+  /** Owed since an earlier run: that run may have sent it and died before recording so. */
+  retry: boolean;
 }
 
 export interface ChannelReport {

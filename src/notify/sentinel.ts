@@ -6,6 +6,8 @@ import { buildIncident, incidentIdFor } from "./sentinelIncident.js";
 export interface SentinelTransport {
   readonly description: string;
   putIncident(incidentId: string, body: Record<string, unknown>, context: DeliveryContext): Promise<void>;
+  /** Whether the incident exists already; transports that cannot tell leave it out. */
+  exists?(incidentId: string, context: DeliveryContext): Promise<boolean>;
 }
 
 export class SentinelChannel implements Channel {
@@ -34,7 +36,10 @@ export class SentinelChannel implements Channel {
       const incidentId = this.incidentIdOf(item);
       const body = buildIncident(item.finding, { severities: this.severities, now: context.now });
       try {
-        await this.transport.putIncident(incidentId, body, context);
+        // A retry may follow a run that created the incident and died before recording it. Re-sending the
+        // PUT would reset what an analyst has since changed (status, owner), so an existing one is left alone.
+        const created = item.retry && (await this.transport.exists?.(incidentId, context));
+        if (!created) await this.transport.putIncident(incidentId, body, context);
       } catch (error) {
         report.failures.push(
           `Sentinel incident ${incidentId} (ServicePrincipalId ${item.finding.servicePrincipalId}) on ${this.transport.description}: ${(error as Error).message}`,

@@ -54,7 +54,7 @@ export function buildIncident(finding: Finding, options: IncidentOptions): Recor
   return {
     properties: {
       title: cut(
-        `Stale managed identity ${inert(displayName(finding), 128)}: ${signalTitle(finding.riskSignal)}`,
+        `Stale managed identity ${inert(displayName(finding), 128)}: ${inert(signalTitle(finding.riskSignal), 80)}`,
         TITLE_MAX,
       ),
       severity: options.severities[finding.riskSignal] ?? FALLBACK_SEVERITY,
@@ -84,7 +84,8 @@ function description(finding: Finding): string {
   let evidence = "";
   for (const line of evidenceLines(finding)) {
     const next = `\n${line.label}: ${inert(line.value, 600)}`;
-    if (head.length + evidence.length + next.length + guidance.length > DESCRIPTION_MAX) break;
+    // +1 for the newline that joins the evidence to the guidance.
+    if (head.length + evidence.length + next.length + 1 + guidance.length > DESCRIPTION_MAX) break;
     evidence += next;
   }
   return `${head}${evidence}\n${guidance}`;

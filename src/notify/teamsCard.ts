@@ -34,12 +34,16 @@ export function buildTeamsMessages(
   const counts = countBySignal(items.map((i) => i.finding));
   const blocks = items.map((item) => ({ id: item.finding.servicePrincipalId, element: findingBlock(item) }));
 
-  // Pack with the widest header the split could need ("999 of 999"), so renumbering never overflows.
+  // Pack with the widest header the split could need (never more messages than findings), so renumbering
+  // never overflows.
   const groups: (typeof blocks)[] = [];
   let group: typeof blocks = [];
   for (const block of blocks) {
     const candidate = [...group, block];
-    if (group.length > 0 && size(message(counts, items.length, candidate, 999, 999, runDate)) > maxBytes) {
+    if (
+      group.length > 0 &&
+      size(message(counts, items.length, candidate, items.length, items.length, runDate)) > maxBytes
+    ) {
       groups.push(group);
       group = [block];
     } else {

@@ -7,9 +7,13 @@
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters being removed
 const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
 
+// A lone surrogate is not text: JSON.stringify escapes it as six bytes, which breaks the channels' size bounds.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
 /** One line of plain text, at most `max` characters (an ellipsis marks a cut). */
 export function plain(value: unknown, max: number): string {
   const text = String(value ?? "")
+    .replace(LONE_SURROGATE, "\ufffd")
     .replace(INVISIBLE, " ")
     .replace(/\s+/g, " ")
     .trim();

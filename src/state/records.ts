@@ -51,7 +51,8 @@ export function storeFinding(finding: Finding, now: Date): StoredFinding {
 
 export function restoreFinding(stored: StoredFinding, now: Date): Finding {
   const { signinAnchor, ...rest } = stored;
-  const days = Math.max(0, Math.floor((now.getTime() - Date.parse(signinAnchor)) / DAY_MS));
+  // Calendar (UTC) day boundaries crossed, as the hunt's datetime_diff("day", ...) counts, not elapsed 24 h periods.
+  const days = Math.max(0, Math.floor(now.getTime() / DAY_MS) - Math.floor(Date.parse(signinAnchor) / DAY_MS));
   return { ...rest, daysSinceSignin: days };
 }
 

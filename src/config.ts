@@ -162,7 +162,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, co
   const read = (name: string): string => {
     const spec = SETTINGS.find((s) => s.name === name);
     if (!spec) throw new Error(`BUG: setting ${name} is not declared in SETTINGS`);
-    return (env[name] ?? spec.default ?? "").trim();
+    // An empty value means "not set": Bicep and the portal write empty app settings for unused options.
+    return env[name]?.trim() || spec.default || "";
   };
   const optional = (name: string): string | undefined => read(name) || undefined;
   const integer = (name: string, min: number, max: number): number => {

@@ -16,6 +16,8 @@ export function plain(value: unknown, max: number): string {
     .replace(LONE_SURROGATE, "\ufffd")
     .replace(INVISIBLE, " ")
     .replace(/\s+/g, " ")
+    // A URL in a display name must not become a link by any renderer's auto-linking: defang its scheme.
+    .replace(/:\/\//g, "∶//")
     .trim();
   return cut(text, max);
 }

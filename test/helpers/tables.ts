@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { TableClient } from "@azure/data-tables";
 import { projectRoot } from "../../src/paths.js";
@@ -26,11 +26,11 @@ export async function entitiesOf(table: string): Promise<Entity[]> {
 export const identityRows = async (table: string): Promise<Entity[]> =>
   (await entitiesOf(table)).filter((e) => e.partitionKey === "identity");
 
-/** The files the outbox holds, per channel, sorted; a channel folder that does not exist holds none. */
+/** The files the outbox holds, per channel, sorted; a channel folder that is missing (or not a folder) holds none. */
 export function outboxFiles(dir: string): { teams: string[]; sentinel: string[] } {
   const list = (channel: string) => {
     const path = join(dir, channel);
-    return existsSync(path) ? readdirSync(path).sort() : [];
+    return existsSync(path) && statSync(path).isDirectory() ? readdirSync(path).sort() : [];
   };
   return { teams: list("teams"), sentinel: list("sentinel") };
 }

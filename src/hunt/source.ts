@@ -46,6 +46,8 @@ export class LogAnalyticsSource implements HuntSource {
     const loopback = isLoopback(new URL(options.endpoint));
     this.client = new LogsQueryClient(options.credential, {
       endpoint: options.endpoint,
+      // The token's audience follows the endpoint's cloud (public, US Gov, China).
+      credentials: { scopes: [`${new URL(options.endpoint).origin}/.default`] },
       allowInsecureConnection: loopback,
       // The SDK's own retries would hide a slow or throttled workspace inside one long call; one retry is enough
       // for a daily job, the next run is the real retry.

@@ -60,7 +60,8 @@ export class RateLimiter {
   async take(): Promise<void> {
     const now = this.clock();
     const start = Math.max(now, this.next);
-    this.next = start + 1000 / this.perSecond;
+    // A few milliseconds of margin: the server counts arrivals, and connection set-up can bunch them.
+    this.next = start + 1000 / this.perSecond + 10;
     if (start > now) await this.sleep(start - now);
   }
 }
@@ -96,7 +97,8 @@ export async function send(request: HttpRequest, options: SendOptions): Promise<
       response = { status: raw.status, headers: raw.headers, text: await raw.text() };
       const outcome = classify(response.status);
       if (outcome === "ok") return response;
-      failure = redact(`${response.status}${serviceMessage(response.text)}`);
+      // Redact before shortening: a cut through an echoed secret would no longer match it.
+      failure = `${response.status}${serviceMessage(redact(response.text))}`;
       if (outcome === "final") {
         throw new HttpError(`${what} → ${failure}`, response.status, attempt);
       }

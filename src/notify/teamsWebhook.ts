@@ -33,14 +33,14 @@ export class TeamsWebhook implements TeamsTransport {
     );
   }
 
+  /** Removes the URL and every part of it that could identify or authorise the workflow, raw or encoded. */
   private redact(text: string): string {
     const url = new URL(this.url);
-    return text
-      .split(this.url)
-      .join("<TEAMS_WEBHOOK_URL>")
-      .split(`${url.origin}${url.pathname}`)
-      .join("<TEAMS_WEBHOOK_URL>")
-      .split(url.search || "\u0000")
-      .join("");
+    const secrets = [this.url, `${url.origin}${url.pathname}`, url.pathname, url.search.slice(1)];
+    for (const value of url.searchParams.values()) secrets.push(value, encodeURIComponent(value));
+    return secrets
+      .filter((secret) => secret.length >= 4)
+      .sort((a, b) => b.length - a.length)
+      .reduce((redacted, secret) => redacted.split(secret).join("<redacted>"), text);
   }
 }

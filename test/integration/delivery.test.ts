@@ -1,0 +1,234 @@
+import { performance } from "node:perf_hooks";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { assembleRun } from "../../src/app.js";
+import { loadConfig } from "../../src/config.js";
+import { incidentUrlFor } from "../../src/notify/sentinelIncident.js";
+import type { Logger, RunSummary } from "../../src/run.js";
+import { runDetection } from "../../src/run.js";
+import { summaryJson } from "../../src/summary.js";
+import type { ArmPeer } from "../helpers/armPeer.js";
+import { startArmPeer } from "../helpers/armPeer.js";
+import type { Peer, PeerResponse, RecordedRequest } from "../helpers/httpPeer.js";
+import { startPeer } from "../helpers/httpPeer.js";
+import { azuriteConnectionString, uniqueTableName } from "../helpers/state.js";
+import { DAY_1, entitiesOf, identityRows, samplePath } from "../helpers/tables.js";
+
+const WORKSPACE =
+  "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-soc/providers/Microsoft.OperationalInsights/workspaces/law-soc";
+const SECRET = "SuperSecretSig";
+const WEBHOOK_PATH = `/workflows/abc123/triggers/manual/paths/invoke?api-version=2016-06-01&sig=${SECRET}`;
+const RISKY_ON_DAY_1 = 5;
+
+let table: string;
+let arm: ArmPeer;
+let teams: Peer;
+let teamsArrivals: number[];
+/** How the Teams trigger answers the next request; 202 unless a test says otherwise. */
+let teamsAnswer: (request: RecordedRequest) => PeerResponse;
+let logged: { level: keyof Logger; message: string }[];
+
+const log: Logger = {
+  info: (message) => logged.push({ level: "info", message }),
+  warn: (message) => logged.push({ level: "warn", message }),
+  error: (message) => logged.push({ level: "error", message }),
+};
+
+beforeEach(async () => {
+  table = uniqueTableName("deliver");
+  logged = [];
+  teamsArrivals = [];
+  teamsAnswer = () => ({ status: 202 });
+  arm = await startArmPeer();
+  teams = await startPeer((request) => {
+    teamsArrivals.push(performance.now());
+    return teamsAnswer(request);
+  });
+});
+
+afterEach(async () => {
+  await Promise.all([arm.close(), teams.close()]);
+});
+
+/** One whole run as the timer does it, with the day-1 sample replayed and both channels on loopback peers. */
+async function run(): Promise<RunSummary> {
+  const config = loadConfig(
+    {
+      TEAMS_WEBHOOK_URL: `${teams.url}${WEBHOOK_PATH}`,
+      ARM_ENDPOINT: arm.url,
+      SENTINEL_WORKSPACE_RESOURCE_ID: WORKSPACE,
+      NOTIFY_CHANNELS: "teams,sentinel",
+      STATE_TABLE_NAME: table,
+      HUNT_LOOKBACK_DAYS: "365",
+    },
+    { replay: true },
+  );
+  const assembled = await assembleRun(
+    config,
+    {
+      replay: samplePath(1),
+      state: { kind: "connection", connectionString: azuriteConnectionString() },
+      now: DAY_1,
+    },
+    log,
+  );
+  try {
+    return await runDetection(assembled.deps);
+  } finally {
+    await assembled.close();
+  }
+}
+
+/** Every Action.OpenUrl target in the Teams messages received so far. */
+function openUrls(requests: readonly RecordedRequest[]): string[] {
+  const urls: string[] = [];
+  const walk = (value: unknown) => {
+    if (Array.isArray(value)) for (const v of value) walk(v);
+    else if (value !== null && typeof value === "object") {
+      const node = value as Record<string, unknown>;
+      if (node.type === "Action.OpenUrl" && typeof node.url === "string") urls.push(node.url);
+      for (const v of Object.values(node)) walk(v);
+    }
+  };
+  for (const request of requests) walk(JSON.parse(request.body));
+  return urls;
+}
+
+const pendingOf = async (): Promise<string[]> => (await identityRows(table)).map((e) => String(e.Pending));
+
+const finalBadRequest = (message: string): PeerResponse => ({
+  status: 400,
+  body: { error: { code: "BadRequest", message } },
+});
+
+describe("delivery in a whole run", () => {
+  it("creates 5 incidents on day 1, then posts one Teams message whose card links each incident", async () => {
+    const summary = await run();
+
+    expect(summary).toMatchObject({
+      status: "done",
+      risky: RISKY_ON_DAY_1,
+      new: RISKY_ON_DAY_1,
+      delivered: { teams: RISKY_ON_DAY_1, sentinel: RISKY_ON_DAY_1 },
+      pending: 0,
+      failures: [],
+    });
+    expect(arm.calls("PUT")).toHaveLength(RISKY_ON_DAY_1);
+    expect(arm.calls("GET")).toHaveLength(0);
+    expect(arm.incidents.size).toBe(RISKY_ON_DAY_1);
+    expect(teams.requests).toHaveLength(1);
+
+    const urls = openUrls(teams.requests);
+    for (const incidentId of arm.incidents.keys()) {
+      expect(urls).toContain(incidentUrlFor(WORKSPACE, incidentId));
+    }
+    // Sentinel goes first, so the card can link what it created.
+    expect(Math.max(...arm.arrivals)).toBeLessThan(Math.min(...teamsArrivals));
+    expect(await pendingOf()).toEqual(Array(9).fill(""));
+  });
+
+  it("ends pending when Teams answers 400, and the next run posts the digest once without touching Sentinel", async () => {
+    teamsAnswer = () => finalBadRequest("The card is not valid.");
+    const first = await run();
+
+    expect(first).toMatchObject({
+      status: "pending",
+      delivered: { teams: 0, sentinel: RISKY_ON_DAY_1 },
+      pending: RISKY_ON_DAY_1,
+    });
+    expect(first.failures).toHaveLength(1);
+    expect(first.failures[0]).toContain("Teams message 1 of 1 to the Teams webhook (TEAMS_WEBHOOK_URL)");
+    expect(first.failures[0]).toContain("400 BadRequest: The card is not valid.");
+    expect(teams.requests).toHaveLength(1);
+    expect(arm.incidents.size).toBe(RISKY_ON_DAY_1);
+    expect((await pendingOf()).filter((p) => p !== "")).toEqual(Array(RISKY_ON_DAY_1).fill("teams"));
+
+    teamsAnswer = () => ({ status: 202 });
+    const putsBefore = arm.calls("PUT").length;
+    const second = await run();
+
+    expect(second).toMatchObject({
+      status: "done",
+      delivered: { teams: RISKY_ON_DAY_1, sentinel: 0 },
+      pending: 0,
+      failures: [],
+    });
+    expect(teams.requests).toHaveLength(2);
+    expect(arm.calls("PUT")).toHaveLength(putsBefore);
+    expect(arm.calls("GET")).toHaveLength(0);
+    expect(arm.incidents.size).toBe(RISKY_ON_DAY_1);
+    // The digest sent late still links every incident.
+    const urls = openUrls(teams.requests.slice(1));
+    for (const incidentId of arm.incidents.keys()) {
+      expect(urls).toContain(incidentUrlFor(WORKSPACE, incidentId));
+    }
+  });
+
+  it("still posts to Teams when Sentinel refuses one incident, and creates that incident on the next run", async () => {
+    let refused: string | undefined;
+    arm.fault = (request, incidentId) => {
+      if (request.method !== "PUT") return undefined;
+      refused ??= incidentId;
+      return incidentId === refused ? finalBadRequest("Invalid incident properties") : undefined;
+    };
+    const first = await run();
+
+    expect(refused).toBeDefined();
+    expect(first).toMatchObject({
+      status: "pending",
+      delivered: { teams: RISKY_ON_DAY_1, sentinel: RISKY_ON_DAY_1 - 1 },
+      pending: 1,
+    });
+    expect(first.failures).toHaveLength(1);
+    expect(first.failures[0]).toContain(`Sentinel incident ${refused}`);
+    expect(arm.incidents.size).toBe(RISKY_ON_DAY_1 - 1);
+    expect(teams.requests).toHaveLength(1);
+    // The card links the incidents that exist, and only those.
+    const urls = openUrls(teams.requests);
+    for (const incidentId of arm.incidents.keys()) expect(urls).toContain(incidentUrlFor(WORKSPACE, incidentId));
+    expect(urls).not.toContain(incidentUrlFor(WORKSPACE, refused ?? ""));
+    expect((await pendingOf()).filter((p) => p !== "")).toEqual(["sentinel"]);
+
+    arm.fault = undefined;
+    arm.requests.length = 0;
+    const second = await run();
+
+    expect(second).toMatchObject({
+      status: "done",
+      delivered: { teams: 0, sentinel: 1 },
+      pending: 0,
+      failures: [],
+    });
+    // A retry checks first, then creates what is missing.
+    expect(arm.requests.map((r) => `${r.method} ${r.url.includes(refused ?? "?") ? "refused" : "other"}`)).toEqual([
+      "GET refused",
+      "PUT refused",
+    ]);
+    expect(arm.incidents.size).toBe(RISKY_ON_DAY_1);
+    expect(teams.requests).toHaveLength(1);
+  });
+
+  it("keeps the webhook URL's signature out of every log line, summary field and Table entity", async () => {
+    // A failing Teams run that echoes the URL it was called on, then a succeeding one.
+    teamsAnswer = (request) => finalBadRequest(`Trigger ${request.url} rejected the card`);
+    const failed = await run();
+    expect(failed.status).toBe("pending");
+    teamsAnswer = () => ({ status: 202 });
+    const done = await run();
+    expect(done.status).toBe("done");
+
+    expect(logged.length).toBeGreaterThan(0);
+    const entities = await entitiesOf(table);
+    expect(entities.length).toBeGreaterThan(9);
+    for (const text of [
+      ...logged.map((l) => l.message),
+      JSON.stringify(failed),
+      JSON.stringify(summaryJson(failed)),
+      JSON.stringify(done),
+      JSON.stringify(summaryJson(done)),
+      ...entities.map((e) => JSON.stringify(e)),
+    ]) {
+      expect(text).not.toContain(SECRET);
+      expect(text).not.toContain(WEBHOOK_PATH);
+    }
+  });
+});

@@ -109,6 +109,11 @@ async function runCommand(args: readonly string[]): Promise<number> {
     state = { kind: "azurite", dir: resolve(".local/state") };
     if (!values.json) stderrLog.info("No state settings: keeping state in a local Azurite under .local/state");
   }
+  if (values.outbox !== undefined && (state ?? config.state)?.kind === "endpoint") {
+    stderrLog.warn(
+      "--outbox with the Azure state table: what lands in the outbox counts as delivered there, and will not be sent by the timer",
+    );
+  }
   const summary = await runOnce(config, { replay: values.replay, outbox: values.outbox, state, now });
   if (values.json) process.stdout.write(`${JSON.stringify(summaryJson(summary))}\n`);
   else printHuman([{ label: (now ?? new Date()).toISOString().slice(0, 10), summary }]);

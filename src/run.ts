@@ -185,6 +185,7 @@ async function hunt(deps: RunDependencies, summary: RunSummary, now: Date, start
     }
   }
 
-  summary.pending = [...records.values()].filter((r) => r.pending.length > 0).length;
+  // A channel taken out of NOTIFY_CHANNELS owes nothing any more; its old flags stay, should it come back.
+  summary.pending = [...records.values()].filter((r) => r.pending.some((c) => deps.channelNames.includes(c))).length;
   summary.status = summary.pending > 0 ? "pending" : "done";
 }

@@ -278,6 +278,18 @@ describe("runDetection through assembleRun, with replay files, an outbox and Azu
     expect(outboxFiles(outbox).sentinel).toHaveLength(5);
   });
 
+  it("stops counting a delivery as pending once its channel is taken out of NOTIFY_CHANNELS", async () => {
+    mkdirSync(outbox);
+    writeFileSync(join(outbox, "sentinel"), "not a folder");
+    expect((await run(samplePath(1), DAY_1)).status).toBe("pending");
+
+    const teamsOnly = await run(samplePath(1), DAY_1, { NOTIFY_CHANNELS: "teams" });
+
+    expect(teamsOnly.status).toBe("done");
+    expect(teamsOnly.pending).toBe(0);
+    expect(teamsOnly.delivered).toEqual({ teams: 0, sentinel: 0 });
+  });
+
   it("fails a second run while another run holds the lease, without changing state or outbox", async () => {
     await run(samplePath(1), DAY_1);
     const holder = TableStateStore.fromConnectionString(azuriteConnectionString(), table, { reads: 0, writes: 0 });

@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { ChannelName, HuntParameters } from "./config.js";
+import type { Finding } from "./hunt/finding.js";
 import { fingerprintOf, isRisky } from "./hunt/finding.js";
 import { parseFindings } from "./hunt/parse.js";
 import { huntTimespan, renderHunt } from "./hunt/query.js";
 import type { HuntSource } from "./hunt/source.js";
-import type { Channel, OwedDelivery } from "./notify/channel.js";
+import type { Channel, ChannelReport, OwedDelivery } from "./notify/channel.js";
+import type { ChangeKind, Plan } from "./state/diff.js";
 import { diff, isDelivered } from "./state/diff.js";
 import type { IdentityRecord, RunRecord } from "./state/records.js";
 import { restoreFinding } from "./state/records.js";
@@ -97,7 +99,7 @@ export async function runDetection(deps: RunDependencies): Promise<RunSummary> {
   }
 
   try {
-    await hunt(deps, summary, now, startedAt);
+    await huntAndDeliver(deps, summary, now, startedAt);
   } catch (error) {
     summary.status = "failed";
     summary.error = (error as Error).message;
@@ -125,7 +127,10 @@ export async function runDetection(deps: RunDependencies): Promise<RunSummary> {
   return finish();
 }
 
-async function hunt(deps: RunDependencies, summary: RunSummary, now: Date, startedAt: number): Promise<void> {
+/** Counted in the summary under their own name; `tracked` changes are recorded but not counted. */
+const COUNTED: ReadonlySet<ChangeKind> = new Set(["new", "escalated", "reopened", "unchanged", "resolved"]);
+
+async function huntAndDeliver(deps: RunDependencies, summary: RunSummary, now: Date, startedAt: number) {
   const query = renderHunt(deps.hunt.template, deps.hunt.parameters);
   const output = await deps.source.run(query, huntTimespan(deps.hunt.parameters));
   const findings = parseFindings(output.table, deps.source.description);
@@ -137,13 +142,29 @@ async function hunt(deps: RunDependencies, summary: RunSummary, now: Date, start
   const previous = await deps.store.loadIdentities();
   const plan = diff(previous, findings, now, { channels: deps.channelNames });
   for (const change of plan.changes) {
-    if (change.kind === "new" || change.kind === "escalated" || change.kind === "reopened") summary[change.kind]++;
-    else if (change.kind === "unchanged" || change.kind === "resolved") summary[change.kind]++;
+    if (COUNTED.has(change.kind)) summary[change.kind as Exclude<ChangeKind, "tracked">]++;
   }
   await deps.store.saveIdentities(plan.writes);
 
   const records = new Map<string, IdentityRecord>(previous.map((r) => [r.servicePrincipalId.toLowerCase(), r]));
   for (const change of plan.changes) records.set(change.servicePrincipalId.toLowerCase(), change.after);
+  await deliverOwed(deps, summary, records, findings, plan, now, startedAt + deps.runTimeBudgetMs);
+
+  // A channel taken out of NOTIFY_CHANNELS owes nothing any more; its old flags stay, should it come back.
+  summary.pending = [...records.values()].filter((r) => r.pending.some((c) => deps.channelNames.includes(c))).length;
+  summary.status = summary.pending > 0 ? "pending" : "done";
+}
+
+/** Delivers every owed finding, channel by channel; a channel's failure is reported, never thrown. */
+async function deliverOwed(
+  deps: RunDependencies,
+  summary: RunSummary,
+  records: Map<string, IdentityRecord>,
+  findings: readonly Finding[],
+  plan: Plan,
+  now: Date,
+  deadline: number,
+): Promise<void> {
   const currentByFingerprint = new Map(findings.map((f) => [fingerprintOf(f), f]));
   const plannedNow = new Set(
     plan.changes.filter((c) => isDelivered(c.kind)).map((c) => c.servicePrincipalId.toLowerCase()),
@@ -158,34 +179,31 @@ async function hunt(deps: RunDependencies, summary: RunSummary, now: Date, start
         return { record, finding, retry: !plannedNow.has(record.servicePrincipalId.toLowerCase()) };
       });
 
-  const deadline = startedAt + deps.runTimeBudgetMs;
   for (const channel of deps.channels) {
     const owed = owedOn(channel.name);
     if (owed.length === 0) continue;
-    const report = await channel.deliver(owed, {
-      runId: summary.runId,
-      now,
-      deadline,
-      acknowledge: async (ids) => {
-        const updated: IdentityRecord[] = [];
-        for (const id of ids) {
-          const record = records.get(id.toLowerCase());
-          if (!record) continue;
-          const next = { ...record, pending: record.pending.filter((c) => c !== channel.name) };
-          records.set(id.toLowerCase(), next);
-          updated.push(next);
-        }
-        await deps.store.saveIdentities(updated);
-      },
-    });
+    const acknowledge = async (ids: readonly string[]) => {
+      const updated: IdentityRecord[] = [];
+      for (const id of ids) {
+        const record = records.get(id.toLowerCase());
+        if (!record) continue;
+        const next = { ...record, pending: record.pending.filter((c) => c !== channel.name) };
+        records.set(id.toLowerCase(), next);
+        updated.push(next);
+      }
+      await deps.store.saveIdentities(updated);
+    };
+    let report: ChannelReport;
+    try {
+      report = await channel.deliver(owed, { runId: summary.runId, now, deadline, acknowledge });
+    } catch (error) {
+      // The plan is stored, so whatever this channel did not acknowledge is retried by the next run.
+      report = { delivered: [], failures: [`${channel.name}: ${(error as Error).message}`] };
+    }
     summary.delivered[channel.name] += report.delivered.length;
     for (const failure of report.failures) {
       summary.failures.push(failure);
       deps.log.warn(failure);
     }
   }
-
-  // A channel taken out of NOTIFY_CHANNELS owes nothing any more; its old flags stay, should it come back.
-  summary.pending = [...records.values()].filter((r) => r.pending.some((c) => deps.channelNames.includes(c))).length;
-  summary.status = summary.pending > 0 ? "pending" : "done";
 }

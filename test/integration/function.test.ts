@@ -3,9 +3,9 @@ import { InvocationContext } from "@azure/functions";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SETTINGS } from "../../src/config.js";
 import { staleIdentityHunt } from "../../src/functions/staleIdentityHunt.js";
-import { HUNT_COLUMNS } from "../../src/hunt/finding.js";
 import { loadHuntTemplate, renderHunt } from "../../src/hunt/query.js";
 import { type Peer, type PeerResponse, type RecordedRequest, startPeer } from "../helpers/httpPeer.js";
+import { huntTable, queryError, queryResult } from "../helpers/logAnalytics.js";
 import { azuriteConnectionString, uniqueTableName } from "../helpers/state.js";
 import { identityRows } from "../helpers/tables.js";
 
@@ -56,18 +56,7 @@ const ROWS: Record<string, unknown>[] = [
   },
 ];
 
-const huntResult = (): PeerResponse => ({
-  status: 200,
-  body: {
-    tables: [
-      {
-        name: "PrimaryResult",
-        columns: HUNT_COLUMNS.map(({ name, type }) => ({ name, type })),
-        rows: ROWS.map((row) => HUNT_COLUMNS.map(({ name }) => row[name])),
-      },
-    ],
-  },
-});
+const huntResult = (): PeerResponse => queryResult(huntTable(ROWS));
 
 const timer = (isPastDue: boolean): Timer => ({
   isPastDue,
@@ -168,10 +157,9 @@ describe("staleIdentityHunt timer function", () => {
   });
 
   it("throws an error naming the workspace when Log Analytics answers 500, after logging the failed summary", async () => {
-    const workspace = await withWorkspaceAnswering(() => ({
-      status: 500,
-      body: { error: { code: "InternalServerError", message: "An unexpected error occurred" } },
-    }));
+    const workspace = await withWorkspaceAnswering(() =>
+      queryError(500, "InternalServerError", "An unexpected error occurred"),
+    );
 
     const error = await staleIdentityHunt(timer(false), context()).then(
       () => undefined,

@@ -1,9 +1,9 @@
 import type { TokenCredential } from "@azure/identity";
 import { afterEach, describe, expect, it } from "vitest";
-import { HUNT_COLUMNS } from "../../src/hunt/finding.js";
 import { parseFindings } from "../../src/hunt/parse.js";
 import { HuntSourceError, LogAnalyticsSource, SERVICE_ROW_LIMIT } from "../../src/hunt/source.js";
 import { type Peer, type PeerResponse, type RecordedRequest, startPeer } from "../helpers/httpPeer.js";
+import { huntTable, type QueryTable, queryError, queryResult } from "../helpers/logAnalytics.js";
 
 const WORKSPACE_ID = "3f2b8c1e-7d4a-4e5b-9c6d-0a1b2c3d4e5f";
 const QUERY = "AADManagedIdentitySignInLogs | summarize LastSignin = max(TimeGenerated) by ServicePrincipalId";
@@ -38,9 +38,8 @@ async function sourceAnswering(respond: (request: RecordedRequest) => PeerRespon
   return { source, peer: started, counter };
 }
 
-function ok(table: { columns: { name: string; type: string }[]; rows: unknown[][] }, extra: object = {}): PeerResponse {
-  return { status: 200, body: { tables: [{ name: "PrimaryResult", ...table }], statistics: STATISTICS, ...extra } };
-}
+const ok = (table: QueryTable, extra: object = {}): PeerResponse =>
+  queryResult(table, { statistics: STATISTICS, ...extra });
 
 async function failureOf(promise: Promise<unknown>): Promise<HuntSourceError> {
   const error = await promise.then(
@@ -53,15 +52,16 @@ async function failureOf(promise: Promise<unknown>): Promise<HuntSourceError> {
 
 describe("LogAnalyticsSource against a loopback Log Analytics peer", () => {
   it("returns the table with datetimes as ISO strings and dynamic values parsed, after one POST to the workspace's query path", async () => {
+    const columns = [
+      { name: "ServicePrincipalId", type: "string" },
+      { name: "LastSignin", type: "datetime" },
+      { name: "LastChange", type: "datetime" },
+      { name: "TotalSignins", type: "long" },
+      { name: "IPAddresses", type: "dynamic" },
+    ];
     const { source, peer, counter } = await sourceAnswering(() =>
       ok({
-        columns: [
-          { name: "ServicePrincipalId", type: "string" },
-          { name: "LastSignin", type: "datetime" },
-          { name: "LastChange", type: "datetime" },
-          { name: "TotalSignins", type: "long" },
-          { name: "IPAddresses", type: "dynamic" },
-        ],
+        columns,
         rows: [
           ["sp-1", "2025-03-14T08:21:37.4410000Z", null, 12, '["20.50.1.2","10.0.0.4"]'],
           ["sp-2", "2024-11-02T23:59:59Z", "2025-01-05T10:00:00Z", 0, "[]"],
@@ -73,13 +73,7 @@ describe("LogAnalyticsSource against a loopback Log Analytics peer", () => {
 
     expect(output).toEqual({
       table: {
-        columns: [
-          { name: "ServicePrincipalId", type: "string" },
-          { name: "LastSignin", type: "datetime" },
-          { name: "LastChange", type: "datetime" },
-          { name: "TotalSignins", type: "long" },
-          { name: "IPAddresses", type: "dynamic" },
-        ],
+        columns,
         rows: [
           ["sp-1", "2025-03-14T08:21:37.441Z", null, 12, ["20.50.1.2", "10.0.0.4"]],
           ["sp-2", "2024-11-02T23:59:59.000Z", "2025-01-05T10:00:00.000Z", 0, []],
@@ -119,12 +113,7 @@ describe("LogAnalyticsSource against a loopback Log Analytics peer", () => {
       RiskSignal: "CredOrRoleChangeOnStaleIdentity",
       IPAddresses: '["20.50.1.2"]',
     };
-    const { source } = await sourceAnswering(() =>
-      ok({
-        columns: HUNT_COLUMNS.map(({ name, type }) => ({ name, type })),
-        rows: [HUNT_COLUMNS.map(({ name }) => row[name])],
-      }),
-    );
+    const { source } = await sourceAnswering(() => ok(huntTable([row])));
 
     const { table } = await source.run(QUERY, TIMESPAN);
 
@@ -174,35 +163,34 @@ describe("LogAnalyticsSource against a loopback Log Analytics peer", () => {
     expect(error.message).toContain("partial result");
   });
 
-  it("fails with a HuntSourceError naming the workspace, the request and the status when the service answers 400", async () => {
-    const { source, peer, counter } = await sourceAnswering(() => ({
-      status: 400,
-      body: { error: { code: "BadArgumentError", message: "Query could not be parsed" } },
-    }));
+  for (const { title, response, says, requests } of [
+    {
+      title:
+        "fails with a HuntSourceError naming the workspace, the request and the status when the service answers 400",
+      response: queryError(400, "BadArgumentError", "Query could not be parsed"),
+      says: "HTTP 400 BadArgumentError: Query could not be parsed",
+      requests: 1,
+    },
+    {
+      title:
+        "fails with a HuntSourceError naming the request and the status when the service answers 500, after one retry",
+      response: queryError(500, "InternalServerError", "An unexpected error occurred"),
+      says: "HTTP 500 InternalServerError: An unexpected error occurred",
+      requests: 2,
+    },
+  ]) {
+    it(title, async () => {
+      const { source, peer, counter } = await sourceAnswering(() => response);
 
-    const error = await failureOf(source.run(QUERY, TIMESPAN));
+      const error = await failureOf(source.run(QUERY, TIMESPAN));
 
-    expect(error.message).toContain(`Log Analytics workspace ${WORKSPACE_ID}`);
-    expect(error.message).toContain(`POST ${peer.url}/v1/workspaces/${WORKSPACE_ID}/query`);
-    expect(error.message).toContain("HTTP 400 BadArgumentError: Query could not be parsed");
-    expect(peer.requests).toHaveLength(1);
-    expect(counter.requests).toBe(1);
-  });
-
-  it("fails with a HuntSourceError naming the request and the status when the service answers 500, after one retry", async () => {
-    const { source, peer, counter } = await sourceAnswering(() => ({
-      status: 500,
-      body: { error: { code: "InternalServerError", message: "An unexpected error occurred" } },
-    }));
-
-    const error = await failureOf(source.run(QUERY, TIMESPAN));
-
-    expect(error.message).toContain(`Log Analytics workspace ${WORKSPACE_ID}`);
-    expect(error.message).toContain(`POST ${peer.url}/v1/workspaces/${WORKSPACE_ID}/query`);
-    expect(error.message).toContain("HTTP 500 InternalServerError: An unexpected error occurred");
-    expect(peer.requests).toHaveLength(2);
-    expect(counter.requests).toBe(2);
-  });
+      expect(error.message).toContain(`Log Analytics workspace ${WORKSPACE_ID}`);
+      expect(error.message).toContain(`POST ${peer.url}/v1/workspaces/${WORKSPACE_ID}/query`);
+      expect(error.message).toContain(says);
+      expect(peer.requests).toHaveLength(requests);
+      expect(counter.requests).toBe(requests);
+    });
+  }
 
   it("fails with a message saying the result is truncated when it reaches the service's row limit", async () => {
     // Built as text: half a million row arrays through JSON.stringify would only slow the test down.

@@ -12,6 +12,7 @@ import {
   storeFinding,
   toIdentityEntity,
 } from "../../src/state/records.js";
+import { finding as baseFinding } from "../helpers/findings.js";
 
 const DAY_MS = 86_400_000;
 const day1 = new Date("2026-05-01T06:00:00.000Z");
@@ -20,30 +21,18 @@ const BOTH: ChannelName[] = ["teams", "sentinel"];
 const ID = "1d281b86-1fc2-4cc1-86ea-cb952783f4ba";
 const OTHER = "7c0e4a52-93b1-4f0d-a6e2-5b8f1c3d9e70";
 
-function finding(overrides: Partial<Finding> = {}): Finding {
-  return {
-    servicePrincipalId: ID,
-    servicePrincipalName: "vm-build-agent-03",
-    stalenessCategory: "Abandoned (180d+)",
-    daysSinceSignin: 200,
-    lastSignin: "2025-10-13T01:09:44.000Z",
-    totalSignins: 912,
-    uniqueResources: 2,
-    lastResource: "Azure Resource Manager",
-    recentChanges: 1,
-    changeTypes: ["Add owner to service principal"],
-    lastChange: "2026-04-20T09:00:00.000Z",
-    changedBy: ["admin@contoso.example"],
-    azureOpsCount: 0,
-    lastAzureOp: null,
-    azureResources: [],
-    azureOperations: [],
-    riskSignal: "CredOrRoleChangeOnStaleIdentity",
-    ipAddresses: ["10.1.2.3"],
-    extra: {},
-    ...overrides,
-  };
-}
+/** This file's identity: signed in 200 days before day 1, changed since, with no Azure activity. */
+const base: Partial<Finding> = {
+  servicePrincipalId: ID,
+  daysSinceSignin: 200,
+  lastSignin: "2025-10-13T01:09:44.000Z",
+  lastChange: "2026-04-20T09:00:00.000Z",
+  azureOpsCount: 0,
+  lastAzureOp: null,
+  azureResources: [],
+  azureOperations: [],
+};
+const finding = (overrides: Partial<Finding> = {}): Finding => baseFinding({ ...base, ...overrides });
 
 const risky = finding();
 const escalatedFinding = finding({ riskSignal: "AzureActivityWithoutSignIn", azureOpsCount: 3 });

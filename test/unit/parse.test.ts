@@ -4,6 +4,7 @@ import { HUNT_COLUMNS } from "../../src/hunt/finding.js";
 import type { RawTable } from "../../src/hunt/parse.js";
 import { HuntResultError, parseFindings } from "../../src/hunt/parse.js";
 import { HuntSourceError, replayTable } from "../../src/hunt/source.js";
+import { huntColumns } from "../helpers/logAnalytics.js";
 
 const SOURCE = "replay file test.json";
 const ID_A = "1d281b86-1fc2-4cc1-86ea-cb952783f4ba";
@@ -53,15 +54,13 @@ const expectedFinding: Finding = {
   extra: {},
 };
 
-const huntColumns = (): RawTable["columns"] => HUNT_COLUMNS.map(({ name, type }) => ({ name, type }));
-
 /** A row in HUNT_COLUMNS order, with values overridden by column name. */
 function row(overrides: Record<string, unknown> = {}): unknown[] {
   const values = { ...restValues, ...overrides };
   return HUNT_COLUMNS.map((c) => values[c.name]);
 }
 
-function table(rows: unknown[][], columns = huntColumns()): RawTable {
+function table(rows: unknown[][], columns: RawTable["columns"] = huntColumns()): RawTable {
   return { columns, rows };
 }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Finding } from "../../src/hunt/finding.js";
 import { entraUrl } from "../../src/notify/evidence.js";
 import { buildTeamsMessages, type CardItem, TEAMS_MAX_BYTES, type TeamsMessage } from "../../src/notify/teamsCard.js";
+import { finding as baseFinding, MI_BACKUP_PROD, spId } from "../helpers/findings.js";
 
 const RUN = new Date("2025-06-02T06:30:00Z");
 const INCIDENT_URL =
@@ -10,32 +11,7 @@ const HOSTILE_NAME = "mi-backup **URGENT** [approve here](https://evil.example/l
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the characters no card may contain
 const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
 
-function finding(overrides: Partial<Finding> = {}): Finding {
-  return {
-    servicePrincipalId: "3f2b6c1d-8a4e-4b7f-9c2d-1e5a6b7c8d9e",
-    servicePrincipalName: "mi-backup-prod",
-    stalenessCategory: "Stale90",
-    daysSinceSignin: 127,
-    lastSignin: "2025-01-26T08:15:00.000Z",
-    totalSignins: 412,
-    uniqueResources: 3,
-    lastResource: "https://vault.azure.net",
-    recentChanges: 2,
-    changeTypes: ["Add service principal credentials", "Add app role assignment to service principal"],
-    lastChange: "2025-05-30T22:41:00.000Z",
-    changedBy: ["mallory@contoso.example"],
-    azureOpsCount: 4,
-    lastAzureOp: "2025-05-31T01:02:00.000Z",
-    azureResources: ["/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-prod"],
-    azureOperations: ["MICROSOFT.KEYVAULT/VAULTS/SECRETS/READ"],
-    riskSignal: "CredOrRoleChangeOnStaleIdentity",
-    ipAddresses: ["203.0.113.7"],
-    extra: {},
-    ...overrides,
-  };
-}
-
-const spId = (i: number): string => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
+const finding = (overrides: Partial<Finding> = {}): Finding => baseFinding({ ...MI_BACKUP_PROD, ...overrides });
 
 type Node = Record<string, unknown>;
 

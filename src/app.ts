@@ -1,13 +1,14 @@
 import type { TokenCredential } from "@azure/identity";
 import { DefaultAzureCredential } from "@azure/identity";
 import type { Config, StateTarget } from "./config.js";
+import { isLoopback } from "./config.js";
 import { loadHuntTemplate } from "./hunt/query.js";
 import type { HuntSource } from "./hunt/source.js";
 import { LogAnalyticsSource, ReplaySource } from "./hunt/source.js";
 import type { Channel } from "./notify/channel.js";
 import { Outbox } from "./notify/outbox.js";
 import { SentinelChannel } from "./notify/sentinel.js";
-import { SentinelApi } from "./notify/sentinelApi.js";
+import { LOOPBACK_CREDENTIAL, SentinelApi } from "./notify/sentinelApi.js";
 import { DEFAULT_SEVERITIES, incidentUrlFor } from "./notify/sentinelIncident.js";
 import { TeamsChannel } from "./notify/teams.js";
 import { TeamsWebhook } from "./notify/teamsWebhook.js";
@@ -40,9 +41,12 @@ export async function assembleRun(config: Config, options: RunOptions, log: Logg
   // Created on first use: a replay run against Azurite and an outbox never needs an Azure credential.
   const lazyCredential: TokenCredential = {
     getToken: (scopes, tokenOptions) => {
-      credential ??= new DefaultAzureCredential(
-        config.clientId ? { managedIdentityClientId: config.clientId, workloadIdentityClientId: config.clientId } : {},
-      );
+      credential ??= new DefaultAzureCredential({
+        authorityHost: config.endpoints.authorityHost,
+        ...(config.clientId
+          ? { managedIdentityClientId: config.clientId, workloadIdentityClientId: config.clientId }
+          : {}),
+      });
       return credential.getToken(scopes, tokenOptions);
     },
   };
@@ -52,7 +56,7 @@ export async function assembleRun(config: Config, options: RunOptions, log: Logg
     ? new ReplaySource(options.replay)
     : new LogAnalyticsSource({
         workspaceId: config.workspaceId ?? "",
-        endpoint: config.logAnalyticsEndpoint,
+        endpoint: config.endpoints.logAnalytics,
         serverTimeoutSeconds: config.serverTimeoutSeconds,
         credential: lazyCredential,
         onRequest: () => logAnalyticsRequests++,
@@ -80,19 +84,27 @@ export async function assembleRun(config: Config, options: RunOptions, log: Logg
   const channels: Channel[] = [];
   let sentinel: SentinelChannel | undefined;
   if (config.channels.includes("sentinel")) {
-    const transport = outbox ?? new SentinelApi(config.armEndpoint, workspaceResourceId, lazyCredential);
-    sentinel = new SentinelChannel(transport, workspaceResourceId, {
-      ...DEFAULT_SEVERITIES,
-      ...config.severityOverrides,
-    });
+    const arm = config.endpoints.arm;
+    // A loopback ARM peer (tests, local stand-ins) gets a fixed token: no Azure credential is needed there.
+    const armCredential = isLoopback(new URL(arm)) ? LOOPBACK_CREDENTIAL : lazyCredential;
+    const transport = outbox ?? new SentinelApi(arm, workspaceResourceId, armCredential);
+    sentinel = new SentinelChannel(
+      transport,
+      workspaceResourceId,
+      { ...DEFAULT_SEVERITIES, ...config.severityOverrides },
+      config.endpoints.entraPortal,
+    );
     channels.push(sentinel);
   }
   if (config.channels.includes("teams")) {
     channels.push(
-      new TeamsChannel(outbox ?? new TeamsWebhook(config.teamsWebhookUrl ?? ""), (owed) =>
-        sentinel && !owed.record.pending.includes("sentinel")
-          ? incidentUrlFor(workspaceResourceId, sentinel.incidentIdOf(owed))
-          : undefined,
+      new TeamsChannel(
+        outbox ?? new TeamsWebhook(config.teamsWebhookUrl ?? ""),
+        (owed) =>
+          sentinel && !owed.record.pending.includes("sentinel")
+            ? incidentUrlFor(workspaceResourceId, sentinel.incidentIdOf(owed), config.endpoints.azurePortal)
+            : undefined,
+        config.endpoints.entraPortal,
       ),
     );
   }

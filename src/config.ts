@@ -20,9 +20,13 @@ export const SETTINGS: readonly SettingSpec[] = [
     doc: "Workspace (customer) id, a GUID, of the Log Analytics / Sentinel workspace the hunt runs against. Required unless a replay file is given.",
   },
   {
+    name: "AZURE_CLOUD",
+    default: "public",
+    doc: "Azure cloud: public, usgov or china. Selects the Log Analytics, ARM, Graph and login endpoints and the portal links; each endpoint can be overridden below.",
+  },
+  {
     name: "LOG_ANALYTICS_ENDPOINT",
-    default: "https://api.loganalytics.io/v1",
-    doc: "Log Analytics query endpoint. US Gov: https://api.loganalytics.us/v1, China: https://api.loganalytics.azure.cn/v1.",
+    doc: "Log Analytics query endpoint. Default from AZURE_CLOUD: https://api.loganalytics.io/v1, https://api.loganalytics.us/v1, https://api.loganalytics.azure.cn/v1.",
   },
   {
     name: "AZURE_CLIENT_ID",
@@ -83,8 +87,15 @@ export const SETTINGS: readonly SettingSpec[] = [
   },
   {
     name: "ARM_ENDPOINT",
-    default: "https://management.azure.com",
-    doc: "Azure Resource Manager endpoint for Sentinel incidents. US Gov: https://management.usgovcloudapi.net, China: https://management.chinacloudapi.cn.",
+    doc: "Azure Resource Manager endpoint for Sentinel incidents. Default from AZURE_CLOUD: https://management.azure.com, https://management.usgovcloudapi.net, https://management.chinacloudapi.cn.",
+  },
+  {
+    name: "GRAPH_ENDPOINT",
+    doc: "Microsoft Graph endpoint, for the identity enrichment. Default from AZURE_CLOUD: https://graph.microsoft.com, https://graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn.",
+  },
+  {
+    name: "AUTHORITY_HOST",
+    doc: "Microsoft Entra login host for @azure/identity. Default from AZURE_CLOUD: https://login.microsoftonline.com, https://login.microsoftonline.us, https://login.chinacloudapi.cn.",
   },
   {
     name: "TIMER_SCHEDULE",
@@ -104,6 +115,56 @@ export function settingDefault(name: string): string {
   return spec.default;
 }
 
+/** What each cloud's endpoints and portals are; a setting overrides any endpoint (a loopback peer, say). */
+export interface CloudEndpoints {
+  logAnalytics: string;
+  arm: string;
+  graph: string;
+  authorityHost: string;
+  /** Where analysts open incidents. */
+  azurePortal: string;
+  /** Where analysts open an identity; the sovereign clouds use the Azure portal's Entra blades. */
+  entraPortal: string;
+}
+
+export const CLOUDS: Readonly<Record<"public" | "usgov" | "china", CloudEndpoints>> = {
+  public: {
+    logAnalytics: "https://api.loganalytics.io/v1",
+    arm: "https://management.azure.com",
+    graph: "https://graph.microsoft.com",
+    authorityHost: "https://login.microsoftonline.com",
+    azurePortal: "https://portal.azure.com",
+    entraPortal: "https://entra.microsoft.com",
+  },
+  usgov: {
+    logAnalytics: "https://api.loganalytics.us/v1",
+    arm: "https://management.usgovcloudapi.net",
+    graph: "https://graph.microsoft.us",
+    authorityHost: "https://login.microsoftonline.us",
+    azurePortal: "https://portal.azure.us",
+    entraPortal: "https://portal.azure.us",
+  },
+  china: {
+    logAnalytics: "https://api.loganalytics.azure.cn/v1",
+    arm: "https://management.chinacloudapi.cn",
+    graph: "https://microsoftgraph.chinacloudapi.cn",
+    authorityHost: "https://login.chinacloudapi.cn",
+    azurePortal: "https://portal.azure.cn",
+    entraPortal: "https://portal.azure.cn",
+  },
+};
+
+/** The names Azure tools use for the clouds, accepted as well as the short ones. */
+const CLOUD_ALIASES: Readonly<Record<string, keyof typeof CLOUDS>> = {
+  public: "public",
+  azurecloud: "public",
+  azurepubliccloud: "public",
+  usgov: "usgov",
+  azureusgovernment: "usgov",
+  china: "china",
+  azurechinacloud: "china",
+};
+
 export type ChannelName = "teams" | "sentinel";
 export const CHANNEL_NAMES: readonly ChannelName[] = ["teams", "sentinel"];
 
@@ -114,7 +175,9 @@ export type StateTarget =
 
 export interface Config {
   workspaceId: string | undefined;
-  logAnalyticsEndpoint: string;
+  cloud: keyof typeof CLOUDS;
+  /** The cloud's endpoints with every override applied. */
+  endpoints: CloudEndpoints;
   clientId: string | undefined;
   hunt: HuntParameters;
   serverTimeoutSeconds: number;
@@ -125,7 +188,6 @@ export interface Config {
   sentinelWorkspaceResourceId: string | undefined;
   /** Overrides only; the defaults live with the incident builder. */
   severityOverrides: Record<string, Severity>;
-  armEndpoint: string;
   timerSchedule: string;
   runTimeBudgetMs: number;
 }
@@ -183,10 +245,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, co
   const endpoint = (name: string): string | undefined => {
     const value = optional(name);
     if (value === undefined) return undefined;
-    const problem = endpointProblem(value);
+    // Checked first, so that no message below can echo a SAS token or a password.
+    const problem = carriesSecrets(value) ? CARRIES_SECRETS : endpointProblem(value);
     if (problem) problems.push(`${name}: ${problem}`);
     return value.replace(/\/+$/, "");
   };
+
+  const cloudName = read("AZURE_CLOUD").toLowerCase();
+  const cloud = CLOUD_ALIASES[cloudName] ?? "public";
+  if (!CLOUD_ALIASES[cloudName]) problems.push(`AZURE_CLOUD: expected public, usgov or china, got "${cloudName}"`);
 
   const workspaceId = guid("LOG_ANALYTICS_WORKSPACE_ID");
   if (!workspaceId && !context.replay) {
@@ -212,6 +279,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, co
 
   const stateEndpoint = endpoint("STATE_TABLE_ENDPOINT");
   const stateConnection = optional("STATE_CONNECTION");
+  if (stateConnection?.startsWith(KEY_VAULT_REFERENCE)) {
+    problems.push(`STATE_CONNECTION: ${UNRESOLVED_REFERENCE}`);
+  } else if (stateConnection !== undefined && !isConnectionString(stateConnection)) {
+    // Never echoed: a connection string usually holds an account key.
+    problems.push(
+      "STATE_CONNECTION: not a storage connection string (expected UseDevelopmentStorage=true, or AccountName=...;AccountKey=... or a TableEndpoint with a SharedAccessSignature); value not shown",
+    );
+  }
   const state: StateTarget | undefined = stateEndpoint
     ? { kind: "endpoint", url: stateEndpoint }
     : stateConnection
@@ -226,7 +301,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, co
 
   const channels = parseChannels(read("NOTIFY_CHANNELS"), problems);
   const teamsWebhookUrl = optional("TEAMS_WEBHOOK_URL");
-  if (teamsWebhookUrl !== undefined) {
+  if (teamsWebhookUrl?.startsWith(KEY_VAULT_REFERENCE)) {
+    problems.push(`TEAMS_WEBHOOK_URL: ${UNRESOLVED_REFERENCE}`);
+  } else if (teamsWebhookUrl !== undefined) {
     // The URL itself is a secret: never echo it, not even in a validation message.
     const problem = endpointProblem(teamsWebhookUrl);
     if (problem)
@@ -251,7 +328,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, co
 
   const config: Config = {
     workspaceId,
-    logAnalyticsEndpoint: endpoint("LOG_ANALYTICS_ENDPOINT") ?? "",
+    cloud,
+    endpoints: {
+      ...CLOUDS[cloud],
+      logAnalytics: endpoint("LOG_ANALYTICS_ENDPOINT") ?? CLOUDS[cloud].logAnalytics,
+      arm: endpoint("ARM_ENDPOINT") ?? CLOUDS[cloud].arm,
+      graph: endpoint("GRAPH_ENDPOINT") ?? CLOUDS[cloud].graph,
+      authorityHost: endpoint("AUTHORITY_HOST") ?? CLOUDS[cloud].authorityHost,
+    },
     clientId: guid("AZURE_CLIENT_ID"),
     hunt: { lookbackDays, staleThresholdDays, allowlistedIpRanges },
     serverTimeoutSeconds: integer("HUNT_SERVER_TIMEOUT_SECONDS", 1, 600),
@@ -261,7 +345,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, co
     teamsWebhookUrl,
     sentinelWorkspaceResourceId,
     severityOverrides: parseSeverities(read("SENTINEL_SEVERITY_MAP"), problems),
-    armEndpoint: endpoint("ARM_ENDPOINT") ?? "",
     timerSchedule: schedule(read("TIMER_SCHEDULE"), problems),
     runTimeBudgetMs: integer("RUN_TIME_BUDGET_SECONDS", 30, 3600) * 1000,
   };
@@ -312,6 +395,40 @@ function parseChannels(raw: string, problems: string[]): ChannelName[] {
     }
   }
   return channels;
+}
+
+const KEY_VAULT_REFERENCE = "@Microsoft.KeyVault(";
+const UNRESOLVED_REFERENCE =
+  "the Key Vault reference was not resolved by the Functions host: give the app's identity the Key Vault Secrets User role on the vault and check the secret's URI";
+const CARRIES_SECRETS =
+  "must be a bare endpoint, without credentials, query or fragment (value not shown, as it may hold a SAS token)";
+
+/** An endpoint setting is logged in errors, so it must not be able to carry a SAS token or a password. */
+function carriesSecrets(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  return url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "";
+}
+
+export function isConnectionString(value: string): boolean {
+  if (/^UseDevelopmentStorage=true;?$/i.test(value)) return true;
+  const parts = new Map(
+    value
+      .split(";")
+      .filter(Boolean)
+      .map((part) => {
+        const at = part.indexOf("=");
+        return [part.slice(0, at).trim().toLowerCase(), part.slice(at + 1)] as const;
+      }),
+  );
+  return (
+    (parts.has("accountname") && parts.has("accountkey")) ||
+    (parts.has("tableendpoint") && parts.has("sharedaccesssignature"))
+  );
 }
 
 /** Plain http is accepted only on loopback, where test peers and local emulators live. */

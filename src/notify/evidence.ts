@@ -1,3 +1,4 @@
+import { CLOUDS } from "../config.js";
 import type { Finding } from "../hunt/finding.js";
 import { plain, plainList } from "./text.js";
 
@@ -66,6 +67,6 @@ function day(iso: string | null): string {
 }
 
 /** Deep links an analyst opens from a delivery. */
-export function entraUrl(servicePrincipalId: string): string {
-  return `https://entra.microsoft.com/#view/Microsoft_AAD_IAM/ManagedAppMenuBlade/~/Overview/objectId/${encodeURIComponent(servicePrincipalId)}`;
+export function entraUrl(servicePrincipalId: string, portal = CLOUDS.public.entraPortal): string {
+  return `${portal}/#view/Microsoft_AAD_IAM/ManagedAppMenuBlade/~/Overview/objectId/${encodeURIComponent(servicePrincipalId)}`;
 }

@@ -17,6 +17,7 @@ export class SentinelChannel implements Channel {
     private readonly transport: SentinelTransport,
     private readonly workspaceResourceId: string,
     private readonly severities: Readonly<Record<string, Severity>>,
+    private readonly entraPortal?: string,
   ) {}
 
   incidentIdOf(owed: OwedDelivery): string {
@@ -34,7 +35,11 @@ export class SentinelChannel implements Channel {
     };
     for (const item of owed) {
       const incidentId = this.incidentIdOf(item);
-      const body = buildIncident(item.finding, { severities: this.severities, now: context.now });
+      const body = buildIncident(item.finding, {
+        severities: this.severities,
+        now: context.now,
+        entraPortal: this.entraPortal,
+      });
       try {
         // A retry may follow a run that created the incident and died before recording it. Re-sending the
         // PUT would reset what an analyst has since changed (status, owner), so an existing one is left alone.

@@ -1,5 +1,4 @@
 import type { TokenCredential } from "@azure/identity";
-import { isLoopback } from "../config.js";
 import type { DeliveryContext } from "./channel.js";
 import type { RetryPolicy } from "./http.js";
 import { HttpError, RateLimiter, send } from "./http.js";
@@ -8,11 +7,16 @@ import { SENTINEL_API_VERSION } from "./sentinelIncident.js";
 
 const ARM_REQUESTS_PER_SECOND = 4;
 
+/** The token a loopback ARM stand-in receives; it proves the header is sent without any Azure sign-in. */
+export const LOOPBACK_TOKEN = "loopback-peer-token";
+export const LOOPBACK_CREDENTIAL: TokenCredential = {
+  getToken: async () => ({ token: LOOPBACK_TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 }),
+};
+
 /** Creates or updates incidents through the SecurityInsights REST API, with an ARM token from the credential. */
 export class SentinelApi implements SentinelTransport {
   readonly description: string;
   private readonly limiter = new RateLimiter(ARM_REQUESTS_PER_SECOND);
-  private readonly loopback: boolean;
 
   constructor(
     private readonly armEndpoint: string,
@@ -21,7 +25,6 @@ export class SentinelApi implements SentinelTransport {
     private readonly policy?: RetryPolicy,
   ) {
     this.description = `Sentinel workspace ${workspaceResourceId}`;
-    this.loopback = isLoopback(new URL(armEndpoint));
   }
 
   incidentUrl(incidentId: string): string {
@@ -49,9 +52,7 @@ export class SentinelApi implements SentinelTransport {
     context: DeliveryContext,
   ): Promise<void> {
     const url = this.incidentUrl(incidentId);
-    const headers: Record<string, string> = { "content-type": "application/json" };
-    // A loopback ARM stand-in (tests) takes no token, as a bearer token must never travel over plain http.
-    if (!this.loopback) headers.authorization = `Bearer ${await this.token()}`;
+    const headers = { "content-type": "application/json", authorization: `Bearer ${await this.token()}` };
     await send(
       { method, url, display: url, headers, body },
       { deadline: context.deadline, limiter: this.limiter, policy: this.policy },

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { CLOUDS } from "../config.js";
 import type { Finding } from "../hunt/finding.js";
 import { fingerprintOf } from "../hunt/finding.js";
 import { displayName, entraUrl, evidenceLines, signalTitle } from "./evidence.js";
@@ -36,13 +37,19 @@ export function incidentIdFor(workspaceResourceId: string, finding: Finding, epi
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-export function incidentUrlFor(workspaceResourceId: string, incidentId: string): string {
-  return `https://portal.azure.com/#asset/Microsoft_Azure_Security_Insights/Incident${workspaceResourceId}/providers/Microsoft.SecurityInsights/Incidents/${incidentId}`;
+export function incidentUrlFor(
+  workspaceResourceId: string,
+  incidentId: string,
+  portal = CLOUDS.public.azurePortal,
+): string {
+  return `${portal}/#asset/Microsoft_Azure_Security_Insights/Incident${workspaceResourceId}/providers/Microsoft.SecurityInsights/Incidents/${incidentId}`;
 }
 
 export interface IncidentOptions {
   severities: Readonly<Record<string, Severity>>;
   now: Date;
+  /** The cloud's portal for the identity link; the public Entra admin center by default. */
+  entraPortal?: string;
 }
 
 /** The exact body PUT to the SecurityInsights incidents API for one finding. */
@@ -59,7 +66,7 @@ export function buildIncident(finding: Finding, options: IncidentOptions): Recor
       ),
       severity: options.severities[finding.riskSignal] ?? FALLBACK_SEVERITY,
       status: "New",
-      description: description(finding),
+      description: description(finding, options),
       labels: [HUNT_LABEL, inert(finding.riskSignal, 100), ...MITRE_TECHNIQUES].map((labelName) => ({ labelName })),
       firstActivityTimeUtc: times[0] ?? fallback,
       lastActivityTimeUtc: times[times.length - 1] ?? fallback,
@@ -67,7 +74,7 @@ export function buildIncident(finding: Finding, options: IncidentOptions): Recor
   };
 }
 
-function description(finding: Finding): string {
+function description(finding: Finding, options: IncidentOptions): string {
   const name = inert(displayName(finding), 128);
   const head = finding.lastSignin
     ? `Managed identity ${name} has not signed in for ${finding.daysSinceSignin} days, yet shows a risk signal.\n`
@@ -78,7 +85,7 @@ function description(finding: Finding): string {
     "1. Confirm with the owner of the identity's Azure resource that the change or activity above was expected.",
     "2. If not, remove its role assignments and credentials, and disable or delete the resource's identity.",
     "3. If the identity is no longer needed, delete it: an unused identity with permissions is an open door.",
-    `Open in Entra admin center: ${entraUrl(finding.servicePrincipalId)}`,
+    `Open in Entra admin center: ${entraUrl(finding.servicePrincipalId, options.entraPortal)}`,
   ].join("\n");
   // The guidance always fits; evidence fills what is left, a whole line at a time.
   let evidence = "";

@@ -1,4 +1,5 @@
 import type { Channel, ChannelReport, DeliveryContext, OwedDelivery } from "./channel.js";
+import { entraUrl } from "./evidence.js";
 import type { TeamsMessage } from "./teamsCard.js";
 import { buildTeamsMessages } from "./teamsCard.js";
 
@@ -16,10 +17,16 @@ export class TeamsChannel implements Channel {
     private readonly transport: TeamsTransport,
     /** The Sentinel incident of a finding, where one was created, to link from its card. */
     private readonly incidentUrl: (owed: OwedDelivery) => string | undefined = () => undefined,
+    /** The portal where analysts open an identity (the cloud's). */
+    private readonly entraPortal?: string,
   ) {}
 
   async deliver(owed: readonly OwedDelivery[], context: DeliveryContext): Promise<ChannelReport> {
-    const items = owed.map((o) => ({ finding: o.finding, incidentUrl: this.incidentUrl(o) }));
+    const items = owed.map((o) => ({
+      finding: o.finding,
+      incidentUrl: this.incidentUrl(o),
+      identityUrl: entraUrl(o.finding.servicePrincipalId, this.entraPortal),
+    }));
     const report: ChannelReport = { delivered: [], failures: [] };
     for (const message of buildTeamsMessages(items, context.now)) {
       try {

@@ -8,6 +8,8 @@ export interface CardItem {
   finding: Finding;
   /** Link to the Sentinel incident, where one was created for this finding. */
   incidentUrl?: string;
+  /** Where to open the identity; the public Entra admin center by default. */
+  identityUrl?: string;
 }
 
 export interface TeamsMessage {
@@ -114,7 +116,11 @@ function message(
 function findingBlock(item: CardItem): Element {
   const { finding } = item;
   const actions: Element[] = [
-    { type: "Action.OpenUrl", title: "Open in Entra admin center", url: entraUrl(finding.servicePrincipalId) },
+    {
+      type: "Action.OpenUrl",
+      title: "Open in Entra admin center",
+      url: item.identityUrl ?? entraUrl(finding.servicePrincipalId),
+    },
   ];
   if (item.incidentUrl)
     actions.push({ type: "Action.OpenUrl", title: "Open Sentinel incident", url: item.incidentUrl });

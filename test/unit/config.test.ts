@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Config, ConfigContext } from "../../src/config.js";
-import { ConfigError, endpointProblem, isIpv4Cidr, loadConfig } from "../../src/config.js";
+import { CLOUDS, ConfigError, endpointProblem, isIpv4Cidr, loadConfig } from "../../src/config.js";
 
 type Env = Record<string, string | undefined>;
 
@@ -30,7 +30,8 @@ describe("loadConfig defaults", () => {
   it("fills every setting from its default when the environment is empty and a replay and an outbox stand in", () => {
     const expected: Config = {
       workspaceId: undefined,
-      logAnalyticsEndpoint: "https://api.loganalytics.io/v1",
+      cloud: "public",
+      endpoints: CLOUDS.public,
       clientId: undefined,
       hunt: { lookbackDays: 180, staleThresholdDays: 90, allowlistedIpRanges: [] },
       serverTimeoutSeconds: 180,
@@ -40,7 +41,6 @@ describe("loadConfig defaults", () => {
       teamsWebhookUrl: undefined,
       sentinelWorkspaceResourceId: undefined,
       severityOverrides: {},
-      armEndpoint: "https://management.azure.com",
       timerSchedule: "0 0 6 * * *",
       runTimeBudgetMs: 540_000,
     };
@@ -381,12 +381,12 @@ describe("loadConfig accepted values", () => {
     {
       case: "a plain-http endpoint on http://localhost, without its trailing slashes",
       env: { LOG_ANALYTICS_ENDPOINT: "http://localhost:8080/v1//" },
-      expected: { logAnalyticsEndpoint: "http://localhost:8080/v1" },
+      expected: { endpoints: { ...CLOUDS.public, logAnalytics: "http://localhost:8080/v1" } },
     },
     {
       case: "a plain-http endpoint on the IPv6 loopback",
       env: { ARM_ENDPOINT: "http://[::1]:8443" },
-      expected: { armEndpoint: "http://[::1]:8443" },
+      expected: { endpoints: { ...CLOUDS.public, arm: "http://[::1]:8443" } },
     },
     {
       case: "a connection string when no table endpoint is given",

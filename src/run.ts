@@ -186,12 +186,11 @@ async function deliverOwed(
       const updated: IdentityRecord[] = [];
       for (const id of ids) {
         const record = records.get(id.toLowerCase());
-        if (!record) continue;
-        const next = { ...record, pending: record.pending.filter((c) => c !== channel.name) };
-        records.set(id.toLowerCase(), next);
-        updated.push(next);
+        if (record) updated.push({ ...record, pending: record.pending.filter((c) => c !== channel.name) });
       }
       await deps.store.saveIdentities(updated);
+      // Only what is stored counts as delivered: a failed save leaves these pending in the summary too.
+      for (const record of updated) records.set(record.servicePrincipalId.toLowerCase(), record);
     };
     let report: ChannelReport;
     try {

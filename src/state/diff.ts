@@ -33,6 +33,13 @@ export interface DiffPolicy {
   channels: readonly ChannelName[];
 }
 
+/**
+ * A stale identity cannot stop being stale and become stale again within days (that takes a full stale
+ * threshold without a sign-in), so one that comes back this soon with the same signal was hidden by a gap in
+ * the data (ingestion delay, a table briefly missing), not resolved. It is tracked again, not re-reported.
+ */
+export const REAPPEARANCE_GRACE_MS = 7 * 86_400_000;
+
 const DELIVERED_KINDS: ReadonlySet<ChangeKind> = new Set(["new", "escalated", "reopened"]);
 export const isDelivered = (kind: ChangeKind): boolean => DELIVERED_KINDS.has(kind);
 
@@ -52,13 +59,14 @@ export function diff(
     const key = finding.servicePrincipalId.toLowerCase();
     seen.add(key);
     const before = byId.get(key);
-    const kind = classify(before, finding);
+    const kind = classify(before, finding, now);
     if (kind === "unchanged" && before) {
       changes.push({ kind, servicePrincipalId: finding.servicePrincipalId, before, after: before });
       continue;
     }
-    const reopening = before?.status === "resolved";
-    const episode = before ? before.episode + (reopening ? 1 : 0) : 1;
+    // Every delivered change starts a new episode, so its Sentinel incident is a new one: a signal that comes
+    // back (A, then none, then A) must not land on the incident an analyst already closed.
+    const episode = before ? before.episode + (isDelivered(kind) ? 1 : 0) : 1;
     const base = {
       servicePrincipalId: finding.servicePrincipalId,
       fingerprint: fingerprintOf(finding),
@@ -90,10 +98,14 @@ export function diff(
   return { changes, writes: changes.filter((c) => c.kind !== "unchanged").map((c) => c.after) };
 }
 
-function classify(before: IdentityRecord | undefined, finding: Finding): ChangeKind {
+function classify(before: IdentityRecord | undefined, finding: Finding, now: Date): ChangeKind {
   const risky = isRisky(finding);
   if (!before) return risky ? "new" : "tracked";
-  if (before.status === "resolved") return risky ? "reopened" : "tracked";
+  if (before.status === "resolved") {
+    const resolvedFor = now.getTime() - Date.parse(before.resolvedAt ?? "");
+    const sameSoon = before.fingerprint === fingerprintOf(finding) && resolvedFor < REAPPEARANCE_GRACE_MS;
+    return risky && !sameSoon ? "reopened" : "tracked";
+  }
   if (before.fingerprint === fingerprintOf(finding)) return "unchanged";
   if (!risky) return "tracked";
   return before.riskSignal === "" ? "new" : "escalated";

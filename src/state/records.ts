@@ -97,6 +97,7 @@ export function toIdentityEntity(record: IdentityRecord): IdentityEntity {
   if (findingJson.length > MAX_FINDING_CHARS) {
     findingJson = JSON.stringify({ ...record.finding, extra: { _omitted: "extra evidence too large to store" } });
   }
+  if (findingJson.length > MAX_FINDING_CHARS) findingJson = JSON.stringify(bounded(record.finding));
   return {
     partitionKey: IDENTITY_PARTITION,
     rowKey: safeKey(record.servicePrincipalId),
@@ -112,22 +113,47 @@ export function toIdentityEntity(record: IdentityRecord): IdentityEntity {
   };
 }
 
+/** Every string and list cut to a size that fits the property whatever the logs held. */
+function bounded(finding: StoredFinding): StoredFinding {
+  const text = (value: string) => value.slice(0, 512);
+  const list = (values: string[]) => values.slice(0, 10).map(text);
+  return {
+    ...finding,
+    servicePrincipalId: text(finding.servicePrincipalId),
+    servicePrincipalName: text(finding.servicePrincipalName),
+    stalenessCategory: text(finding.stalenessCategory),
+    lastResource: text(finding.lastResource),
+    riskSignal: text(finding.riskSignal),
+    changeTypes: list(finding.changeTypes),
+    changedBy: list(finding.changedBy),
+    azureResources: list(finding.azureResources),
+    azureOperations: list(finding.azureOperations),
+    ipAddresses: list(finding.ipAddresses),
+    extra: { _omitted: "extra evidence too large to store" },
+  };
+}
+
 export function fromIdentityEntity(entity: Record<string, unknown>): IdentityRecord {
-  const where = `state row ${String(entity.rowKey)}`;
+  // Only a hand edit or another program writes a row this code cannot read: name it so it can be fixed or deleted.
+  const fail = (problem: string): never => {
+    throw new Error(
+      `Identity row (PartitionKey ${IDENTITY_PARTITION}, RowKey ${String(entity.rowKey)}): ${problem}; fix or delete that row`,
+    );
+  };
   const text = (name: string): string => {
     const value = entity[name];
-    if (typeof value !== "string") throw new Error(`${where}: property ${name} is missing or not a string`);
+    if (typeof value !== "string") return fail(`property ${name} is missing or not a string`);
     return value;
   };
   const status = text("Status");
-  if (status !== "open" && status !== "resolved") throw new Error(`${where}: Status "${status}" is unknown`);
+  if (status !== "open" && status !== "resolved") return fail(`Status "${status}" is unknown`);
   const episode = entity.Episode;
-  if (typeof episode !== "number") throw new Error(`${where}: property Episode is missing or not a number`);
+  if (typeof episode !== "number") return fail("property Episode is missing or not a number");
   let finding: StoredFinding;
   try {
     finding = JSON.parse(text("Finding")) as StoredFinding;
   } catch (error) {
-    throw new Error(`${where}: property Finding is not JSON (${(error as Error).message})`);
+    return fail(`property Finding is not JSON (${(error as Error).message})`);
   }
   const pending = text("Pending")
     .split(",")

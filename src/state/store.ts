@@ -2,6 +2,7 @@ import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import type { TableEntity, TransactionAction } from "@azure/data-tables";
 import { RestError, TableClient } from "@azure/data-tables";
 import type { TokenCredential } from "@azure/identity";
+import { isLoopback } from "../config.js";
 import type { IdentityRecord, RunRecord } from "./records.js";
 import { fromIdentityEntity, IDENTITY_PARTITION, RUN_PARTITION, runRowKey, toIdentityEntity } from "./records.js";
 
@@ -49,8 +50,29 @@ export function countingPolicy(counter: RequestCounter): PipelinePolicy {
 }
 
 const LEASE_ROW = "lease";
-/** The service's limit for one transaction. */
+/** The service's limits for one transaction: 100 actions and 4 MiB, of which we use 3 to leave room for framing. */
 const BATCH_SIZE = 100;
+const BATCH_BYTES = 3 * 1024 * 1024;
+
+/** Consecutive groups that each fit one transaction, by count and by their serialised size. */
+export function batches<T>(entities: readonly T[]): T[][] {
+  const groups: T[][] = [];
+  let group: T[] = [];
+  let bytes = 0;
+  for (const entity of entities) {
+    // The body is JSON inside a multipart request: escape-heavy text can double in size on the wire.
+    const size = 2 * Buffer.byteLength(JSON.stringify(entity), "utf8") + 512;
+    if (group.length > 0 && (group.length === BATCH_SIZE || bytes + size > BATCH_BYTES)) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(entity);
+    bytes += size;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
+}
 
 export class TableStateStore implements StateStore {
   constructor(
@@ -60,9 +82,7 @@ export class TableStateStore implements StateStore {
 
   static fromConnectionString(connectionString: string, table: string, counter: RequestCounter): TableStateStore {
     const client = TableClient.fromConnectionString(connectionString, table, {
-      allowInsecureConnection: /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true|=http:\/\//i.test(
-        connectionString,
-      ),
+      allowInsecureConnection: plainHttpOnLoopback(connectionString),
       additionalPolicies: [{ policy: countingPolicy(counter), position: "perRetry" }],
     });
     return new TableStateStore(client, `table ${table} at ${client.url.replace(/\?.*$/, "")}`);
@@ -87,21 +107,21 @@ export class TableStateStore implements StateStore {
         queryOptions: { filter: `PartitionKey eq '${IDENTITY_PARTITION}'` },
       })
       .byPage({ maxPageSize: 1000 });
-    for await (const page of pages) {
-      for (const entity of page) records.push(fromIdentityEntity(entity));
+    try {
+      for await (const page of pages) {
+        for (const entity of page) records.push(fromIdentityEntity(entity));
+      }
+    } catch (error) {
+      throw this.failure("read the identity rows", error);
     }
     return records;
   }
 
   async saveIdentities(records: readonly IdentityRecord[]): Promise<void> {
     if (records.length === 0) return;
-    const actions: TransactionAction[] = records.map((r) => [
-      "upsert",
-      toIdentityEntity(r) as unknown as TableEntity,
-      "Replace",
-    ]);
-    for (let i = 0; i < actions.length; i += BATCH_SIZE) {
-      await this.submit(actions.slice(i, i + BATCH_SIZE), `save ${records.length} identity rows`);
+    for (const batch of batches(records.map(toIdentityEntity))) {
+      const actions = batch.map((e): TransactionAction => ["upsert", e as unknown as TableEntity, "Replace"]);
+      await this.submit(actions, `save ${records.length} identity rows`);
     }
   }
 
@@ -184,6 +204,19 @@ export class TableStateStore implements StateStore {
     return new Error(`Table Storage: could not ${what} in ${this.location}: ${(error as Error).message}`, {
       cause: error,
     });
+  }
+}
+
+/** Signed requests may travel over plain http only to a local emulator, never to a real account. */
+function plainHttpOnLoopback(connectionString: string): boolean {
+  if (/^UseDevelopmentStorage=true;?$/i.test(connectionString)) return true;
+  const endpoint = /(?:^|;)\s*TableEndpoint=([^;]+)/i.exec(connectionString)?.[1];
+  if (!endpoint) return false;
+  try {
+    const url = new URL(endpoint);
+    return url.protocol === "http:" && isLoopback(url);
+  } catch {
+    return false;
   }
 }
 

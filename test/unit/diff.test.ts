@@ -17,6 +17,7 @@ import { finding as baseFinding } from "../helpers/findings.js";
 const DAY_MS = 86_400_000;
 const day1 = new Date("2026-05-01T06:00:00.000Z");
 const day2 = new Date(day1.getTime() + DAY_MS);
+const eightDaysBefore = (day: Date) => new Date(day.getTime() - 8 * DAY_MS).toISOString();
 const BOTH: ChannelName[] = ["teams", "sentinel"];
 const ID = "1d281b86-1fc2-4cc1-86ea-cb952783f4ba";
 const OTHER = "7c0e4a52-93b1-4f0d-a6e2-5b8f1c3d9e70";
@@ -100,12 +101,12 @@ describe("diff", () => {
       written: false,
     },
     {
-      case: "escalates an open risky finding whose signal changed, owed again to every channel",
+      case: "escalates an open risky finding whose signal changed, in a new episode owed again to every channel",
       previous: [recordOf(risky, { episode: 2 })],
       current: [escalatedFinding],
       kind: "escalated",
       after: recordOf(escalatedFinding, {
-        episode: 2,
+        episode: 3,
         since: at,
         finding: storeFinding(escalatedFinding, day2),
         pending: BOTH,
@@ -113,11 +114,11 @@ describe("diff", () => {
       written: true,
     },
     {
-      case: "records a tracked identity that turned risky as new",
+      case: "records a tracked identity that turned risky as new, in a new episode",
       previous: [recordOf(quiet)],
       current: [risky],
       kind: "new",
-      after: recordOf(risky, { since: at, finding: storeFinding(risky, day2), pending: BOTH }),
+      after: recordOf(risky, { episode: 2, since: at, finding: storeFinding(risky, day2), pending: BOTH }),
       written: true,
     },
     {
@@ -151,19 +152,40 @@ describe("diff", () => {
       written: false,
     },
     {
-      case: "reopens a resolved identity back with a risk signal in the next episode",
-      previous: [recordOf(risky, { status: "resolved", episode: 1, resolvedAt: day1.toISOString() })],
+      case: "reopens an identity resolved over a week ago, back with a risk signal, in the next episode",
+      previous: [recordOf(risky, { status: "resolved", episode: 1, resolvedAt: eightDaysBefore(day2) })],
       current: [risky],
       kind: "reopened",
       after: recordOf(risky, { episode: 2, since: at, finding: storeFinding(risky, day2), pending: BOTH }),
       written: true,
     },
     {
-      case: "tracks a resolved identity back without a signal in the next episode",
+      case: "tracks an identity back with the same signal a day after it was resolved: a gap in the data, not news",
+      previous: [recordOf(risky, { status: "resolved", episode: 1, resolvedAt: day1.toISOString() })],
+      current: [risky],
+      kind: "tracked",
+      after: recordOf(risky, { episode: 1, since: at, finding: storeFinding(risky, day2), pending: [] }),
+      written: true,
+    },
+    {
+      case: "reopens an identity back a day after it was resolved when its signal is another one",
+      previous: [recordOf(risky, { status: "resolved", episode: 1, resolvedAt: day1.toISOString() })],
+      current: [escalatedFinding],
+      kind: "reopened",
+      after: recordOf(escalatedFinding, {
+        episode: 2,
+        since: at,
+        finding: storeFinding(escalatedFinding, day2),
+        pending: BOTH,
+      }),
+      written: true,
+    },
+    {
+      case: "tracks a resolved identity back without a signal, in the same episode",
       previous: [recordOf(quiet, { status: "resolved", episode: 3, resolvedAt: day1.toISOString() })],
       current: [quiet],
       kind: "tracked",
-      after: recordOf(quiet, { episode: 4, since: at, finding: storeFinding(quiet, day2) }),
+      after: recordOf(quiet, { episode: 3, since: at, finding: storeFinding(quiet, day2) }),
       written: true,
     },
     {
@@ -182,6 +204,7 @@ describe("diff", () => {
       after: recordOf(
         { ...escalatedFinding, servicePrincipalId: ID.toUpperCase() },
         {
+          episode: 2,
           since: at,
           finding: storeFinding({ ...escalatedFinding, servicePrincipalId: ID.toUpperCase() }, day2),
           pending: BOTH,
@@ -372,7 +395,8 @@ describe("identity entities", () => {
     { case: "a missing Fingerprint", change: { Fingerprint: undefined }, says: "property Fingerprint is missing" },
   ])("rejects an entity with $case, naming its row", ({ change, says }) => {
     const entity = { ...toIdentityEntity(recordOf(risky)), ...change };
-    expect(() => fromIdentityEntity(entity)).toThrow(`state row ${ID}: ${says}`);
+    expect(() => fromIdentityEntity(entity)).toThrow(`Identity row (PartitionKey identity, RowKey ${ID}): ${says}`);
+    expect(() => fromIdentityEntity(entity)).toThrow(/; fix or delete that row$/);
   });
 
   it("replaces extra evidence too large to store, keeping the rest of the finding", () => {

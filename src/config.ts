@@ -326,6 +326,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, co
     }
   }
 
+  const serverTimeoutSeconds = integer("HUNT_SERVER_TIMEOUT_SECONDS", 1, 600);
+  const runTimeBudgetSeconds = integer("RUN_TIME_BUDGET_SECONDS", 30, 3600);
+  if (serverTimeoutSeconds >= runTimeBudgetSeconds) {
+    problems.push(
+      `HUNT_SERVER_TIMEOUT_SECONDS (${serverTimeoutSeconds}) must be shorter than RUN_TIME_BUDGET_SECONDS (${runTimeBudgetSeconds}): the query alone could outlast the run's lease`,
+    );
+  }
+
   const config: Config = {
     workspaceId,
     cloud,
@@ -338,7 +346,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, co
     },
     clientId: guid("AZURE_CLIENT_ID"),
     hunt: { lookbackDays, staleThresholdDays, allowlistedIpRanges },
-    serverTimeoutSeconds: integer("HUNT_SERVER_TIMEOUT_SECONDS", 1, 600),
+    serverTimeoutSeconds,
     state,
     stateTableName,
     channels,
@@ -346,7 +354,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, co
     sentinelWorkspaceResourceId,
     severityOverrides: parseSeverities(read("SENTINEL_SEVERITY_MAP"), problems),
     timerSchedule: schedule(read("TIMER_SCHEDULE"), problems),
-    runTimeBudgetMs: integer("RUN_TIME_BUDGET_SECONDS", 30, 3600) * 1000,
+    runTimeBudgetMs: runTimeBudgetSeconds * 1000,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

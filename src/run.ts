@@ -132,7 +132,7 @@ const COUNTED: ReadonlySet<ChangeKind> = new Set(["new", "escalated", "reopened"
 
 async function huntAndDeliver(deps: RunDependencies, summary: RunSummary, now: Date, startedAt: number) {
   const query = renderHunt(deps.hunt.template, deps.hunt.parameters);
-  const output = await deps.source.run(query, huntTimespan(deps.hunt.parameters));
+  const output = await deps.source.run(query, huntTimespan(deps.hunt.parameters), startedAt + deps.runTimeBudgetMs);
   const findings = parseFindings(output.table, deps.source.description);
   summary.statistics = output.statistics;
   summary.findings = findings.length;

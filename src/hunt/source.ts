@@ -9,7 +9,7 @@ import type { RawTable } from "./parse.js";
 export interface HuntSource {
   /** Names the source in messages: the workspace id or the replay file. */
   readonly description: string;
-  run(query: string, timespan: { duration: string }): Promise<HuntOutput>;
+  run(query: string, timespan: { duration: string }, deadline?: number): Promise<HuntOutput>;
 }
 
 export interface HuntOutput {
@@ -70,12 +70,17 @@ export class LogAnalyticsSource implements HuntSource {
     }
   }
 
-  async run(query: string, timespan: { duration: string }): Promise<HuntOutput> {
+  async run(query: string, timespan: { duration: string }, deadline?: number): Promise<HuntOutput> {
     let result: Awaited<ReturnType<LogsQueryClient["queryWorkspace"]>>;
     try {
       result = await this.client.queryWorkspace(this.options.workspaceId, query, timespan, {
         serverTimeoutInSeconds: this.options.serverTimeoutSeconds,
         includeQueryStatistics: true,
+        // The run's lease expires with its budget: a hunt still waiting then must give up, not overlap the next.
+        // The SDK (1.0.0) drops an abortSignal on the way to the request, so a per-attempt timeout stands in,
+        // halved because one retry may follow.
+        requestOptions:
+          deadline === undefined ? undefined : { timeout: Math.max(1000, Math.floor((deadline - Date.now()) / 2)) },
       });
     } catch (error) {
       const e = error as { statusCode?: number; code?: string; message?: string };

@@ -26,6 +26,11 @@ export interface DeliveryContext {
   acknowledge(servicePrincipalIds: readonly string[]): Promise<void>;
 }
 
+/** Said once for what is left when the run's budget is spent; those findings stay pending for the next run. */
+export function outOfTime(left: number, what: string): string {
+  return `${left} ${what} left pending: the run's time budget (RUN_TIME_BUDGET_SECONDS) ran out; the next run sends them`;
+}
+
 export interface Channel {
   readonly name: ChannelName;
   deliver(owed: readonly OwedDelivery[], context: DeliveryContext): Promise<ChannelReport>;

@@ -1,4 +1,6 @@
 import type { Channel, ChannelReport, DeliveryContext, OwedDelivery } from "./channel.js";
+import { outOfTime } from "./channel.js";
+import { HttpError } from "./http.js";
 import type { Severity } from "./sentinelIncident.js";
 import { buildIncident, incidentIdFor } from "./sentinelIncident.js";
 
@@ -33,7 +35,11 @@ export class SentinelChannel implements Channel {
       await context.acknowledge(unacknowledged);
       unacknowledged = [];
     };
-    for (const item of owed) {
+    for (const [i, item] of owed.entries()) {
+      if (Date.now() >= context.deadline) {
+        report.failures.push(outOfTime(owed.length - i, "Sentinel incidents"));
+        break;
+      }
       const incidentId = this.incidentIdOf(item);
       const body = buildIncident(item.finding, {
         severities: this.severities,
@@ -49,6 +55,13 @@ export class SentinelChannel implements Channel {
         report.failures.push(
           `Sentinel incident ${incidentId} (ServicePrincipalId ${item.finding.servicePrincipalId}) on ${this.transport.description}: ${(error as Error).message}`,
         );
+        if (error instanceof HttpError && (error.status === 401 || error.status === 403)) {
+          // Every other incident would fail the same way: say once what to fix, and keep them all pending.
+          report.failures.push(
+            `Sentinel refused this identity (HTTP ${error.status}): give it the Microsoft Sentinel Responder role (3e150937-b8fe-4cfb-8069-0eaf05ecd056) on SENTINEL_WORKSPACE_RESOURCE_ID; ${owed.length - i - 1} more incidents left pending`,
+          );
+          break;
+        }
         continue;
       }
       report.delivered.push(item.finding.servicePrincipalId);

@@ -1,4 +1,5 @@
 import type { Channel, ChannelReport, DeliveryContext, OwedDelivery } from "./channel.js";
+import { outOfTime } from "./channel.js";
 import { entraUrl } from "./evidence.js";
 import type { TeamsMessage } from "./teamsCard.js";
 import { buildTeamsMessages } from "./teamsCard.js";
@@ -28,7 +29,12 @@ export class TeamsChannel implements Channel {
       identityUrl: entraUrl(o.finding.servicePrincipalId, this.entraPortal),
     }));
     const report: ChannelReport = { delivered: [], failures: [] };
-    for (const message of buildTeamsMessages(items, context.now)) {
+    const messages = buildTeamsMessages(items, context.now);
+    for (const [i, message] of messages.entries()) {
+      if (Date.now() >= context.deadline) {
+        report.failures.push(outOfTime(messages.length - i, "Teams messages"));
+        break;
+      }
       try {
         await this.transport.post(message, context);
       } catch (error) {

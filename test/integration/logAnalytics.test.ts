@@ -22,7 +22,7 @@ afterEach(async () => {
   peer = undefined;
 });
 
-async function sourceAnswering(respond: (request: RecordedRequest) => PeerResponse) {
+async function sourceAnswering(respond: (request: RecordedRequest) => PeerResponse | Promise<PeerResponse>) {
   const started = await startPeer(respond);
   peer = started;
   const counter = { requests: 0 };
@@ -206,5 +206,19 @@ describe("LogAnalyticsSource against a loopback Log Analytics peer", () => {
     expect(error.message).toContain(`Log Analytics workspace ${WORKSPACE_ID}`);
     expect(error.message).toContain(`${SERVICE_ROW_LIMIT} rows`);
     expect(error.message).toContain("truncated");
+  });
+});
+
+describe("LogAnalyticsSource and the run's time budget", () => {
+  it("gives up on a workspace that never answers once the run's deadline passes, naming the workspace", async () => {
+    const { source, counter } = await sourceAnswering(() => new Promise<PeerResponse>(() => {}));
+    const started = Date.now();
+
+    const error = await failureOf(source.run(QUERY, TIMESPAN, started + 2_000));
+
+    expect(error.message).toContain(`Log Analytics workspace ${WORKSPACE_ID}`);
+    expect(counter.requests).toBeGreaterThanOrEqual(1);
+    // Two attempts of at most half the remaining budget each, plus the SDK's retry delay.
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });

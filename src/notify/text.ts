@@ -46,7 +46,7 @@ export function plainList(values: readonly unknown[], items: number, each: numbe
  */
 export function inert(value: unknown, max: number): string {
   return cut(
-    plain(value, max * 2).replace(/[<>[\]*`\\&]/g, (c) => LOOKALIKES[c] ?? " "),
+    plain(value, max * 2).replace(/[<>[\]*`\\&~|]/g, (c) => LOOKALIKES[c] ?? " "),
     max,
   );
 }
@@ -60,4 +60,6 @@ const LOOKALIKES: Record<string, string> = {
   "`": "ˋ",
   "\\": "⧵",
   "&": "＆",
+  "~": "˜",
+  "|": "¦",
 };

@@ -34,6 +34,8 @@ export interface RunRecord {
   findings: number;
   risky: number;
   new: number;
+  escalated: number;
+  reopened: number;
   resolved: number;
   delivered: Record<ChannelName, number>;
   pending: number;

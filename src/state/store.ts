@@ -169,6 +169,8 @@ export class TableStateStore implements StateStore {
       Findings: run.findings,
       Risky: run.risky,
       New: run.new,
+      Escalated: run.escalated,
+      Reopened: run.reopened,
       Resolved: run.resolved,
       DeliveredTeams: run.delivered.teams,
       DeliveredSentinel: run.delivered.sentinel,

@@ -25,9 +25,13 @@ export interface Peer {
   close(): Promise<void>;
 }
 
+/** What a handler returns for a request the service never answers; close() drops the open connection. */
+export const HANG: unique symbol = Symbol("hang");
+export type PeerAnswer = PeerResponse | typeof HANG;
+
 /** A loopback HTTP server that stands in for an Azure service: it records each request and answers with `handler`. */
 export async function startPeer(
-  handler: (request: RecordedRequest) => PeerResponse | Promise<PeerResponse>,
+  handler: (request: RecordedRequest) => PeerAnswer | Promise<PeerAnswer>,
 ): Promise<Peer> {
   const requests: RecordedRequest[] = [];
   let handlerError: unknown;
@@ -43,7 +47,7 @@ export async function startPeer(
     };
     requests.push(request);
 
-    let response: PeerResponse;
+    let response: PeerAnswer;
     try {
       response = await handler(request);
     } catch (error) {
@@ -52,6 +56,8 @@ export async function startPeer(
       handlerError ??= error;
       response = { status: 500, body: { error: { code: "PeerHandlerError", message: String(error) } } };
     }
+    // The client waits until it gives up, or until close() destroys the connection.
+    if (response === HANG) return;
     const json = response.body !== undefined && typeof response.body !== "string";
     const body = response.body === undefined ? "" : json ? JSON.stringify(response.body) : String(response.body);
     res.writeHead(response.status, {

@@ -54,6 +54,8 @@ function runRecord(runId: string, startedAt: Date): RunRecord {
     findings: 9,
     risky: 5,
     new: 5,
+    escalated: 0,
+    reopened: 0,
     resolved: 0,
     delivered: { teams: 5, sentinel: 5 },
     pending: 0,

@@ -72,7 +72,7 @@ export async function startTeamsPeer(options: TeamsPeerOptions = {}): Promise<Te
     const inLastSecond = arrivals.filter((t) => now - t < 1000).length;
     arrivals.push(now);
     if (inLastSecond >= TEAMS_REQUESTS_PER_SECOND) {
-      return refuse(429, "rate", `request ${arrivals.length} is the ${inLastSecond + 1}th within 1 s`, {
+      return refuse(429, "rate", `request ${arrivals.length} came after ${inLastSecond} others within 1 s`, {
         "retry-after": "1",
       });
     }

@@ -27,8 +27,8 @@ export interface DeliveryContext {
 }
 
 /** Said once for what is left when the run's budget is spent; those findings stay pending for the next run. */
-export function outOfTime(left: number, what: string): string {
-  return `${left} ${what} left pending: the run's time budget (RUN_TIME_BUDGET_SECONDS) ran out; the next run sends them`;
+export function outOfTime(left: number, what: "Teams message" | "Sentinel incident"): string {
+  return `${left} ${what}${left === 1 ? "" : "s"} left pending: the run's time budget (RUN_TIME_BUDGET_SECONDS) ran out; the next run retries`;
 }
 
 export interface Channel {

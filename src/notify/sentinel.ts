@@ -37,7 +37,7 @@ export class SentinelChannel implements Channel {
     };
     for (const [i, item] of owed.entries()) {
       if (Date.now() >= context.deadline) {
-        report.failures.push(outOfTime(owed.length - i, "Sentinel incidents"));
+        report.failures.push(outOfTime(owed.length - i, "Sentinel incident"));
         break;
       }
       const incidentId = this.incidentIdOf(item);

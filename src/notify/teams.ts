@@ -32,7 +32,7 @@ export class TeamsChannel implements Channel {
     const messages = buildTeamsMessages(items, context.now);
     for (const [i, message] of messages.entries()) {
       if (Date.now() >= context.deadline) {
-        report.failures.push(outOfTime(messages.length - i, "Teams messages"));
+        report.failures.push(outOfTime(messages.length - i, "Teams message"));
         break;
       }
       try {

@@ -51,3 +51,11 @@ export function sampleIds(): Record<string, string> {
   }
   return ids;
 }
+
+/** The sample's one attacker-chosen display name: markdown emphasis, a phishing link and a Teams mention. */
+export function hostileSampleName(): string {
+  const table = (readJson(samplePath(1)) as { tables: { rows: unknown[][] }[] }).tables[0];
+  const name = table?.rows.map((row) => String(row[1])).find((n) => n.startsWith("mi-backup "));
+  if (!name) throw new Error("samples/day-1.json lost its hostile display name");
+  return name;
+}

@@ -126,7 +126,7 @@ export function messageProblems(body: unknown, hostileNames: readonly string[] =
   };
   const walk = (value: unknown, path: string) => {
     if (Array.isArray(value)) {
-      value.forEach((v, i) => walk(v, `${path}[${i}]`));
+      for (const [i, v] of value.entries()) walk(v, `${path}[${i}]`);
       return;
     }
     if (!isObject(value)) return;

@@ -1,4 +1,3 @@
-import { performance } from "node:perf_hooks";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { assembleRun } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
@@ -8,10 +7,11 @@ import { runDetection } from "../../src/run.js";
 import { summaryJson } from "../../src/summary.js";
 import type { ArmPeer } from "../helpers/armPeer.js";
 import { startArmPeer } from "../helpers/armPeer.js";
-import type { Peer, PeerResponse, RecordedRequest } from "../helpers/httpPeer.js";
-import { startPeer } from "../helpers/httpPeer.js";
+import type { PeerAnswer, PeerResponse, RecordedRequest } from "../helpers/httpPeer.js";
 import { azuriteConnectionString, uniqueTableName } from "../helpers/state.js";
-import { DAY_1, entitiesOf, identityRows, samplePath } from "../helpers/tables.js";
+import { DAY_1, entitiesOf, hostileSampleName, identityRows, samplePath } from "../helpers/tables.js";
+import type { TeamsPeer } from "../helpers/teamsPeer.js";
+import { startTeamsPeer } from "../helpers/teamsPeer.js";
 
 const WORKSPACE =
   "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-soc/providers/Microsoft.OperationalInsights/workspaces/law-soc";
@@ -21,10 +21,9 @@ const RISKY_ON_DAY_1 = 5;
 
 let table: string;
 let arm: ArmPeer;
-let teams: Peer;
-let teamsArrivals: number[];
-/** How the Teams trigger answers the next request; 202 unless a test says otherwise. */
-let teamsAnswer: (request: RecordedRequest) => PeerResponse;
+let teams: TeamsPeer;
+/** How the Teams trigger answers a message that passed its checks; undefined lets it accept (202). */
+let teamsAnswer: (request: RecordedRequest) => PeerAnswer | undefined;
 let logged: { level: keyof Logger; message: string }[];
 
 const log: Logger = {
@@ -36,17 +35,17 @@ const log: Logger = {
 beforeEach(async () => {
   table = uniqueTableName("deliver");
   logged = [];
-  teamsArrivals = [];
-  teamsAnswer = () => ({ status: 202 });
+  teamsAnswer = () => undefined;
+  // Both stand-ins check every request: the product's payloads must pass, whatever a test makes them answer.
   arm = await startArmPeer();
-  teams = await startPeer((request) => {
-    teamsArrivals.push(performance.now());
-    return teamsAnswer(request);
-  });
+  teams = await startTeamsPeer({ path: WEBHOOK_PATH, hostileNames: [hostileSampleName()] });
+  teams.fault = (request) => teamsAnswer(request);
 });
 
 afterEach(async () => {
   await Promise.all([arm.close(), teams.close()]);
+  expect(arm.violations).toEqual([]);
+  expect(teams.violations).toEqual([]);
 });
 
 /** One whole run as the timer does it, with the day-1 sample replayed and both channels on loopback peers. */
@@ -122,7 +121,7 @@ describe("delivery in a whole run", () => {
       expect(urls).toContain(incidentUrlFor(WORKSPACE, incidentId));
     }
     // Sentinel goes first, so the card can link what it created.
-    expect(Math.max(...arm.arrivals)).toBeLessThan(Math.min(...teamsArrivals));
+    expect(Math.max(...arm.arrivals)).toBeLessThan(Math.min(...teams.arrivals));
     expect(await pendingOf()).toEqual(Array(9).fill(""));
   });
 
@@ -142,7 +141,7 @@ describe("delivery in a whole run", () => {
     expect(arm.incidents.size).toBe(RISKY_ON_DAY_1);
     expect((await pendingOf()).filter((p) => p !== "")).toEqual(Array(RISKY_ON_DAY_1).fill("teams"));
 
-    teamsAnswer = () => ({ status: 202 });
+    teamsAnswer = () => undefined;
     const putsBefore = arm.calls("PUT").length;
     const second = await run();
 
@@ -212,7 +211,7 @@ describe("delivery in a whole run", () => {
     teamsAnswer = (request) => finalBadRequest(`Trigger ${request.url} rejected the card`);
     const failed = await run();
     expect(failed.status).toBe("pending");
-    teamsAnswer = () => ({ status: 202 });
+    teamsAnswer = () => undefined;
     const done = await run();
     expect(done.status).toBe("done");
 

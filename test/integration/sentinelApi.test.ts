@@ -1,25 +1,35 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/identity";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RetryPolicy } from "../../src/notify/http.js";
+import { HttpError } from "../../src/notify/http.js";
 import { SentinelChannel } from "../../src/notify/sentinel.js";
 import { SentinelApi } from "../../src/notify/sentinelApi.js";
-import { DEFAULT_SEVERITIES, DESCRIPTION_MAX, HUNT_LABEL, incidentIdFor } from "../../src/notify/sentinelIncident.js";
+import {
+  buildIncident,
+  DEFAULT_SEVERITIES,
+  DESCRIPTION_MAX,
+  HUNT_LABEL,
+  incidentIdFor,
+} from "../../src/notify/sentinelIncident.js";
 import type { ArmPeer } from "../helpers/armPeer.js";
-import { INCIDENT_PATH, startArmPeer } from "../helpers/armPeer.js";
-import { bulkyFinding, context, finding, owed, spId } from "../helpers/delivery.js";
+import { INCIDENT_PATH, startArmPeer, throttled } from "../helpers/armPeer.js";
+import { bulkyFinding, context, finding, owed, RUN_DATE, spId } from "../helpers/delivery.js";
 
 const WORKSPACE =
   "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-soc/providers/Microsoft.OperationalInsights/workspaces/law-soc";
 const FAST: RetryPolicy = { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100 };
+/** The token the test credential hands out and the peer accepts. */
+const TOKEN = "test-arm-token-5f0c2b";
 
-/** A credential that records every scope asked for; it has no token to give. */
-function recordingCredential(): TokenCredential & { scopes: string[] } {
+/** A credential that records every scope asked for and answers with `token`; without one it has none to give. */
+function recordingCredential(token?: string): TokenCredential & { scopes: string[] } {
   const scopes: string[] = [];
   return {
     scopes,
     getToken: async (scope: string | string[], _options?: GetTokenOptions): Promise<AccessToken | null> => {
       scopes.push(...(Array.isArray(scope) ? scope : [scope]));
-      throw new Error("no token in tests");
+      if (token === undefined) throw new Error("no token in tests");
+      return { token, expiresOnTimestamp: Date.now() + 3_600_000 };
     },
   };
 }
@@ -28,22 +38,25 @@ let arm: ArmPeer;
 let credential: ReturnType<typeof recordingCredential>;
 
 beforeEach(async () => {
-  arm = await startArmPeer();
-  credential = recordingCredential();
+  arm = await startArmPeer({ token: TOKEN });
+  credential = recordingCredential(TOKEN);
 });
 
 afterEach(async () => {
   await arm.close();
+  // Every request the product made spoke the API: path, api-version, token and body schema.
+  expect(arm.violations).toEqual([]);
 });
 
 const api = () => new SentinelApi(arm.url, WORKSPACE, credential, FAST);
 const channel = () => new SentinelChannel(api(), WORKSPACE, DEFAULT_SEVERITIES);
 const incidentOf = (f = finding(), episode = 1) => incidentIdFor(WORKSPACE, f, episode);
+const incidentBody = (f = finding()) => buildIncident(f, { severities: DEFAULT_SEVERITIES, now: RUN_DATE });
 
 describe("SentinelApi", () => {
   it("PUTs to exactly the documented incident path with api-version=2025-12-01", async () => {
     const id = incidentOf();
-    await api().putIncident(id, { properties: { title: "t" } }, context());
+    await api().putIncident(id, incidentBody(), context());
 
     expect(arm.requests).toHaveLength(1);
     const [request] = arm.requests;
@@ -58,25 +71,48 @@ describe("SentinelApi", () => {
       id,
     ]);
     expect(request?.headers["content-type"]).toBe("application/json");
+    expect(arm.incidents.get(id)?.properties).toEqual(incidentBody().properties);
   });
 
-  it("sends no Authorization header to a loopback ARM endpoint and never asks the credential", async () => {
-    await api().putIncident(incidentOf(), { properties: {} }, context());
+  it("sends Authorization: Bearer with the credential's token, asked for the loopback endpoint's origin + /.default", async () => {
+    await api().putIncident(incidentOf(), incidentBody(), context());
     expect(await api().exists(incidentOf(), context())).toBe(true);
 
-    for (const request of arm.requests) expect(request.headers.authorization).toBeUndefined();
-    expect(credential.scopes).toEqual([]);
+    expect(arm.requests.map((r) => r.method)).toEqual(["PUT", "GET"]);
+    for (const request of arm.requests) expect(request.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    const { port } = new URL(arm.url);
+    expect(credential.scopes).toEqual([`http://127.0.0.1:${port}/.default`, `http://127.0.0.1:${port}/.default`]);
+  });
+
+  it("fails at once, without retrying, when the workspace answers 401 to a token it does not accept", async () => {
+    const wrong = new SentinelApi(arm.url, WORKSPACE, recordingCredential("some-other-token"), FAST);
+    const error = await wrong.putIncident(incidentOf(), incidentBody(), context()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+
+    expect(error).toBeInstanceOf(HttpError);
+    expect((error as HttpError).status).toBe(401);
+    expect((error as HttpError).attempts).toBe(1);
+    expect((error as HttpError).message).toContain("401 AuthenticationFailed");
+    expect((error as HttpError).message).not.toContain("some-other-token");
+    expect(arm.requests).toHaveLength(1);
+    expect(arm.incidents.size).toBe(0);
+    // The peer refused it for the token; that refusal is what this test is about.
+    expect(arm.violations).toHaveLength(1);
+    arm.violations.length = 0;
   });
 
   it("asks the credential for an ARM token for https://management.azure.com/.default on a real endpoint", async () => {
-    // The credential throws, so no request leaves the machine.
-    const remote = new SentinelApi("https://management.azure.com", WORKSPACE, credential, FAST);
-    await expect(remote.putIncident(incidentOf(), { properties: {} }, context())).rejects.toThrow("no token in tests");
-    expect(credential.scopes).toEqual(["https://management.azure.com/.default"]);
+    // This credential throws, so no request leaves the machine.
+    const none = recordingCredential();
+    const remote = new SentinelApi("https://management.azure.com", WORKSPACE, none, FAST);
+    await expect(remote.putIncident(incidentOf(), incidentBody(), context())).rejects.toThrow("no token in tests");
+    expect(none.scopes).toEqual(["https://management.azure.com/.default"]);
   });
 
   it("tells an existing incident (200) from a missing one (404)", async () => {
-    await api().putIncident(incidentOf(), { properties: {} }, context());
+    await api().putIncident(incidentOf(), incidentBody(), context());
     expect(await api().exists(incidentOf(), context())).toBe(true);
     expect(await api().exists(incidentOf(finding({ servicePrincipalId: spId(2) })), context())).toBe(false);
     expect(arm.calls("GET")).toHaveLength(2);
@@ -172,6 +208,20 @@ describe("SentinelChannel over the SecurityInsights API", () => {
       if (request.method !== "PUT" || failed) return undefined;
       failed = true;
       return { status: 500, body: { error: { code: "InternalServerError", message: "try again" } } };
+    };
+    const report = await channel().deliver([owed(finding())], context());
+
+    expect(report).toEqual({ delivered: [spId(1)], failures: [] });
+    expect(arm.calls("PUT")).toHaveLength(2);
+    expect(arm.incidents.size).toBe(1);
+  });
+
+  it("succeeds when a 429 with Retry-After: 0 is followed by a 201", async () => {
+    let throttledOnce = false;
+    arm.fault = (request) => {
+      if (request.method !== "PUT" || throttledOnce) return undefined;
+      throttledOnce = true;
+      return throttled(0);
     };
     const report = await channel().deliver([owed(finding())], context());
 

@@ -6,36 +6,40 @@ import { TeamsChannel } from "../../src/notify/teams.js";
 import type { TeamsMessage } from "../../src/notify/teamsCard.js";
 import { buildTeamsMessages } from "../../src/notify/teamsCard.js";
 import { TeamsWebhook } from "../../src/notify/teamsWebhook.js";
-import { bulkyFinding, context, owed, RUN_DATE } from "../helpers/delivery.js";
-import type { Peer, PeerResponse, RecordedRequest } from "../helpers/httpPeer.js";
-import { startPeer } from "../helpers/httpPeer.js";
+import { bulkyFinding, context, finding, owed, RUN_DATE } from "../helpers/delivery.js";
+import type { PeerAnswer, RecordedRequest } from "../helpers/httpPeer.js";
+import type { TeamsPeer } from "../helpers/teamsPeer.js";
+import { startTeamsPeer, TEAMS_MAX_BYTES } from "../helpers/teamsPeer.js";
 
 const FAST: RetryPolicy = { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100 };
 const SECRET = "SuperSecretSig";
 const WEBHOOK_PATH = `/workflows/abc123/triggers/manual/paths/invoke?api-version=2016-06-01&sig=${SECRET}`;
 
-const peers: Peer[] = [];
+const peers: TeamsPeer[] = [];
 afterEach(async () => {
-  await Promise.all(peers.splice(0).map((p) => p.close()));
+  const closing = peers.splice(0);
+  await Promise.all(closing.map((p) => p.close()));
+  // Whatever a test made the trigger answer, every message the product sent passed its checks.
+  for (const peer of closing) expect(peer.violations).toEqual([]);
 });
 
-/** A Teams Workflows trigger stand-in that also notes when each request arrived. */
-async function teams(handler: (request: RecordedRequest, n: number) => PeerResponse) {
-  const arrivals: number[] = [];
-  const peer = await startPeer((request) => {
-    arrivals.push(performance.now());
-    return handler(request, arrivals.length);
-  });
+/**
+ * A strict Teams Workflows trigger on WEBHOOK_PATH. `answer` answers instead of it for messages that pass its
+ * checks; undefined lets it accept them with 202.
+ */
+async function teams(answer: (request: RecordedRequest, n: number) => PeerAnswer | undefined = () => undefined) {
+  const peer = await startTeamsPeer({ path: WEBHOOK_PATH });
+  peer.fault = answer;
   peers.push(peer);
-  return { peer, arrivals, webhookUrl: `${peer.url}${WEBHOOK_PATH}` };
+  return { peer, arrivals: peer.arrivals, webhookUrl: `${peer.url}${WEBHOOK_PATH}` };
 }
 
-const message = (text = "hello"): TeamsMessage => ({
-  body: { type: "message", attachments: [{ contentType: "application/vnd.microsoft.card.adaptive", text }] },
-  servicePrincipalIds: [],
-  index: 1,
-  total: 1,
-});
+/** A real digest of one finding, as the channel builds it. */
+const message = (): TeamsMessage => {
+  const [built] = buildTeamsMessages([{ finding: finding() }], RUN_DATE);
+  if (!built) throw new Error("no message for one finding");
+  return built;
+};
 
 async function failure(promise: Promise<unknown>): Promise<HttpError> {
   const error = await promise.then(
@@ -55,11 +59,12 @@ function expectNoWebhookUrl(text: string, webhookUrl: string) {
 
 describe("TeamsWebhook", () => {
   it("posts the message body as JSON with content-type application/json and succeeds on 202", async () => {
-    const { peer, webhookUrl } = await teams(() => ({ status: 202 }));
+    const { peer, webhookUrl } = await teams();
     const sent = message();
     await new TeamsWebhook(webhookUrl, FAST).post(sent, context());
 
     expect(peer.requests).toHaveLength(1);
+    expect(peer.accepted).toEqual([sent.body]);
     const [request] = peer.requests;
     expect(request?.method).toBe("POST");
     expect(request?.url).toBe(WEBHOOK_PATH);
@@ -71,7 +76,7 @@ describe("TeamsWebhook", () => {
     const { peer, arrivals, webhookUrl } = await teams((_, n) =>
       n === 1
         ? { status: 429, headers: { "retry-after": "1" }, body: { error: { code: "TooManyRequests" } } }
-        : { status: 202 },
+        : undefined,
     );
     await new TeamsWebhook(webhookUrl, { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 5000 }).post(
       message(),
@@ -79,6 +84,7 @@ describe("TeamsWebhook", () => {
     );
 
     expect(peer.requests).toHaveLength(2);
+    expect(peer.accepted).toHaveLength(1);
     expect((arrivals[1] as number) - (arrivals[0] as number)).toBeGreaterThanOrEqual(900);
   });
 
@@ -108,6 +114,21 @@ describe("TeamsWebhook", () => {
     expect(error.status).toBe(status);
     expect(error.attempts).toBe(1);
     expect(error.message).toContain(`${status} BadRequest: card rejected`);
+  });
+
+  it("fails at once when the trigger refuses a message over 28 KB with 413", async () => {
+    const { peer, webhookUrl } = await teams();
+    const oversize = message();
+    oversize.body = { ...oversize.body, padding: "x".repeat(TEAMS_MAX_BYTES) };
+    const error = await failure(new TeamsWebhook(webhookUrl, FAST).post(oversize, context()));
+
+    expect(peer.requests).toHaveLength(1);
+    expect(error.status).toBe(413);
+    expect(error.attempts).toBe(1);
+    expect(peer.accepted).toEqual([]);
+    // Sent on purpose: the peer's size check is what this test is about.
+    expect(peer.violations).toEqual([expect.stringMatching(/^size: \d+ bytes is over 28672$/)]);
+    peer.violations.length = 0;
   });
 
   it("stops retrying when the next retry would pass the deadline, and says so", async () => {
@@ -149,7 +170,7 @@ describe("TeamsWebhook", () => {
     });
 
     it("on a network failure to a closed port", async () => {
-      const peer = await startPeer(() => ({ status: 202 }));
+      const peer = await startTeamsPeer();
       const webhookUrl = `${peer.url}${WEBHOOK_PATH}`;
       await peer.close();
       const error = await failure(
@@ -195,7 +216,7 @@ describe("TeamsChannel over the webhook", () => {
       ),
     ).toHaveLength(9);
 
-    const { peer, arrivals, webhookUrl } = await teams(() => ({ status: 202 }));
+    const { peer, arrivals, webhookUrl } = await teams();
     const ctx = context();
     const report = await new TeamsChannel(new TeamsWebhook(webhookUrl, FAST)).deliver(
       items.map((f) => owed(f)),
@@ -206,6 +227,8 @@ describe("TeamsChannel over the webhook", () => {
     expect(report.delivered).toHaveLength(items.length);
     expect(ctx.acknowledged).toHaveLength(9);
     expect(peer.requests).toHaveLength(9);
+    // The trigger answers 429 to a fifth request within a second: none came.
+    expect(peer.accepted).toHaveLength(9);
     // The limiter keeps a margin over 250 ms between starts, so arrivals honour the rate despite set-up jitter.
     expect((arrivals[8] as number) - (arrivals[0] as number)).toBeGreaterThanOrEqual(2000);
     for (let i = 4; i < arrivals.length; i++) {

@@ -105,20 +105,11 @@ export async function runDetection(deps: RunDependencies): Promise<RunSummary> {
     summary.error = (error as Error).message;
   }
 
+  // The record keeps the summary's counts; the store picks the fields it persists.
   const record: RunRecord = {
-    runId,
+    ...summary,
     startedAt: new Date(startedAt).toISOString(),
     finishedAt: new Date(wall()).toISOString(),
-    status: summary.status,
-    findings: summary.findings,
-    risky: summary.risky,
-    new: summary.new,
-    escalated: summary.escalated,
-    reopened: summary.reopened,
-    resolved: summary.resolved,
-    delivered: summary.delivered,
-    pending: summary.pending,
-    error: summary.error,
   };
   try {
     await deps.store.finishRun(lease, record);

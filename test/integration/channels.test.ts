@@ -7,6 +7,7 @@ import { runDetection } from "../../src/run.js";
 import { summaryJson } from "../../src/summary.js";
 import type { ArmPeer } from "../helpers/armPeer.js";
 import { HANG, startArmPeer, throttled } from "../helpers/armPeer.js";
+import { openUrls } from "../helpers/cards.js";
 import { finding } from "../helpers/findings.js";
 import { azuriteConnectionString, uniqueTableName } from "../helpers/state.js";
 import { DAY_1, DAY_2, hostileSampleName, identityRows, sampleIds, samplePath } from "../helpers/tables.js";
@@ -101,21 +102,6 @@ async function run(day: 1 | 2, options: { runTimeBudgetMs?: number } = {}): Prom
   } finally {
     await assembled.close();
   }
-}
-
-/** Every Action.OpenUrl target in a card. */
-function openUrls(body: unknown): string[] {
-  const urls: string[] = [];
-  const walk = (value: unknown) => {
-    if (Array.isArray(value)) for (const v of value) walk(v);
-    else if (value !== null && typeof value === "object") {
-      const node = value as Record<string, unknown>;
-      if (node.type === "Action.OpenUrl" && typeof node.url === "string") urls.push(node.url);
-      for (const v of Object.values(node)) walk(v);
-    }
-  };
-  walk(body);
-  return urls;
 }
 
 /** The sample identities a card shows, by name. */

@@ -7,6 +7,7 @@ import { runDetection } from "../../src/run.js";
 import { summaryJson } from "../../src/summary.js";
 import type { ArmPeer } from "../helpers/armPeer.js";
 import { startArmPeer } from "../helpers/armPeer.js";
+import { openUrls } from "../helpers/cards.js";
 import type { PeerAnswer, PeerResponse, RecordedRequest } from "../helpers/httpPeer.js";
 import { azuriteConnectionString, uniqueTableName } from "../helpers/state.js";
 import { DAY_1, entitiesOf, hostileSampleName, identityRows, samplePath } from "../helpers/tables.js";
@@ -78,19 +79,8 @@ async function run(): Promise<RunSummary> {
 }
 
 /** Every Action.OpenUrl target in the Teams messages received so far. */
-function openUrls(requests: readonly RecordedRequest[]): string[] {
-  const urls: string[] = [];
-  const walk = (value: unknown) => {
-    if (Array.isArray(value)) for (const v of value) walk(v);
-    else if (value !== null && typeof value === "object") {
-      const node = value as Record<string, unknown>;
-      if (node.type === "Action.OpenUrl" && typeof node.url === "string") urls.push(node.url);
-      for (const v of Object.values(node)) walk(v);
-    }
-  };
-  for (const request of requests) walk(JSON.parse(request.body));
-  return urls;
-}
+const openUrlsIn = (requests: readonly RecordedRequest[]): string[] =>
+  openUrls(...requests.map((r) => JSON.parse(r.body) as unknown));
 
 const pendingOf = async (): Promise<string[]> => (await identityRows(table)).map((e) => String(e.Pending));
 
@@ -116,7 +106,7 @@ describe("delivery in a whole run", () => {
     expect(arm.incidents.size).toBe(RISKY_ON_DAY_1);
     expect(teams.requests).toHaveLength(1);
 
-    const urls = openUrls(teams.requests);
+    const urls = openUrlsIn(teams.requests);
     for (const incidentId of arm.incidents.keys()) {
       expect(urls).toContain(incidentUrlFor(WORKSPACE, incidentId));
     }
@@ -156,7 +146,7 @@ describe("delivery in a whole run", () => {
     expect(arm.calls("GET")).toHaveLength(0);
     expect(arm.incidents.size).toBe(RISKY_ON_DAY_1);
     // The digest sent late still links every incident.
-    const urls = openUrls(teams.requests.slice(1));
+    const urls = openUrlsIn(teams.requests.slice(1));
     for (const incidentId of arm.incidents.keys()) {
       expect(urls).toContain(incidentUrlFor(WORKSPACE, incidentId));
     }
@@ -182,7 +172,7 @@ describe("delivery in a whole run", () => {
     expect(arm.incidents.size).toBe(RISKY_ON_DAY_1 - 1);
     expect(teams.requests).toHaveLength(1);
     // The card links the incidents that exist, and only those.
-    const urls = openUrls(teams.requests);
+    const urls = openUrlsIn(teams.requests);
     for (const incidentId of arm.incidents.keys()) expect(urls).toContain(incidentUrlFor(WORKSPACE, incidentId));
     expect(urls).not.toContain(incidentUrlFor(WORKSPACE, refused ?? ""));
     expect((await pendingOf()).filter((p) => p !== "")).toEqual(["sentinel"]);

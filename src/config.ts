@@ -109,10 +109,12 @@ export const SETTINGS: readonly SettingSpec[] = [
   },
 ];
 
-export function settingDefault(name: string): string {
+/** A setting's value as every reader must see it: trimmed, and an empty value means "not set". */
+export function settingValue(env: Readonly<Record<string, string | undefined>>, name: string): string {
   const spec = SETTINGS.find((s) => s.name === name);
-  if (spec?.default === undefined) throw new Error(`BUG: setting ${name} has no default`);
-  return spec.default;
+  if (!spec) throw new Error(`BUG: setting ${name} is not declared in SETTINGS`);
+  // Bicep and the portal write empty app settings for unused options.
+  return env[name]?.trim() || spec.default || "";
 }
 
 /** What each cloud's endpoints and portals are; a setting overrides any endpoint (a loopback peer, say). */
@@ -221,12 +223,7 @@ const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
 /** Reads every setting, reports every problem at once, and returns a typed Config only when all are valid. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>, context: ConfigContext = {}): Config {
   const problems: string[] = [];
-  const read = (name: string): string => {
-    const spec = SETTINGS.find((s) => s.name === name);
-    if (!spec) throw new Error(`BUG: setting ${name} is not declared in SETTINGS`);
-    // An empty value means "not set": Bicep and the portal write empty app settings for unused options.
-    return env[name]?.trim() || spec.default || "";
-  };
+  const read = (name: string): string => settingValue(env, name);
   const optional = (name: string): string | undefined => read(name) || undefined;
   const integer = (name: string, min: number, max: number): number => {
     const raw = read(name);

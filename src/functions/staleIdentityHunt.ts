@@ -1,7 +1,7 @@
 import type { InvocationContext, Timer } from "@azure/functions";
 import { app } from "@azure/functions";
 import { assembleRun } from "../app.js";
-import { loadConfig, settingDefault } from "../config.js";
+import { loadConfig, settingValue } from "../config.js";
 import type { Logger } from "../run.js";
 import { runDetection } from "../run.js";
 import { summaryJson } from "../summary.js";
@@ -34,6 +34,6 @@ export async function staleIdentityHunt(timer: Timer, context: InvocationContext
 app.timer("staleIdentityHunt", {
   // App settings are in the environment when the worker registers functions, so the default applies even
   // where TIMER_SCHEDULE is not set; a bad value is reported by the host at start-up.
-  schedule: process.env.TIMER_SCHEDULE?.trim() || settingDefault("TIMER_SCHEDULE"),
+  schedule: settingValue(process.env, "TIMER_SCHEDULE"),
   handler: staleIdentityHunt,
 });

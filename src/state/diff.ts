@@ -59,7 +59,8 @@ export function diff(
     const key = finding.servicePrincipalId.toLowerCase();
     seen.add(key);
     const before = byId.get(key);
-    const kind = classify(before, finding, now);
+    const fingerprint = fingerprintOf(finding);
+    const kind = classify(before, finding, fingerprint, now);
     if (kind === "unchanged" && before) {
       changes.push({ kind, servicePrincipalId: finding.servicePrincipalId, before, after: before });
       continue;
@@ -69,7 +70,7 @@ export function diff(
     const episode = before ? before.episode + (isDelivered(kind) ? 1 : 0) : 1;
     const base = {
       servicePrincipalId: finding.servicePrincipalId,
-      fingerprint: fingerprintOf(finding),
+      fingerprint,
       riskSignal: finding.riskSignal,
       status: "open" as const,
       episode,
@@ -98,15 +99,15 @@ export function diff(
   return { changes, writes: changes.filter((c) => c.kind !== "unchanged").map((c) => c.after) };
 }
 
-function classify(before: IdentityRecord | undefined, finding: Finding, now: Date): ChangeKind {
+function classify(before: IdentityRecord | undefined, finding: Finding, fingerprint: string, now: Date): ChangeKind {
   const risky = isRisky(finding);
   if (!before) return risky ? "new" : "tracked";
   if (before.status === "resolved") {
     const resolvedFor = now.getTime() - Date.parse(before.resolvedAt ?? "");
-    const sameSoon = before.fingerprint === fingerprintOf(finding) && resolvedFor < REAPPEARANCE_GRACE_MS;
+    const sameSoon = before.fingerprint === fingerprint && resolvedFor < REAPPEARANCE_GRACE_MS;
     return risky && !sameSoon ? "reopened" : "tracked";
   }
-  if (before.fingerprint === fingerprintOf(finding)) return "unchanged";
+  if (before.fingerprint === fingerprint) return "unchanged";
   if (!risky) return "tracked";
   return before.riskSignal === "" ? "new" : "escalated";
 }

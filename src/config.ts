@@ -94,6 +94,11 @@ export const SETTINGS: readonly SettingSpec[] = [
     doc: "Microsoft Graph endpoint, for the identity enrichment. Default from AZURE_CLOUD: https://graph.microsoft.com, https://graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn.",
   },
   {
+    name: "GRAPH_ENRICHMENT",
+    default: "",
+    doc: "on or off: look every finding up in Microsoft Graph (exists, enabled, system- or user-assigned, Azure resource) and list the directory's managed identities to find never-used ones the logs miss. Needs Application.Read.All. Empty: on, except for replay runs without GRAPH_ENDPOINT or a --directory file.",
+  },
+  {
     name: "AUTHORITY_HOST",
     doc: "Microsoft Entra login host for @azure/identity. Default from AZURE_CLOUD: https://login.microsoftonline.com, https://login.microsoftonline.us, https://login.chinacloudapi.cn.",
   },
@@ -192,6 +197,8 @@ export interface Config {
   severityOverrides: Record<string, Severity>;
   timerSchedule: string;
   runTimeBudgetMs: number;
+  /** Whether findings are looked up in Microsoft Graph (or in a directory replay file). */
+  graphEnrichment: boolean;
 }
 
 export interface HuntParameters {
@@ -213,6 +220,8 @@ export interface ConfigContext {
   replay?: boolean;
   /** An outbox stands in for the channels, so their endpoints and secrets are not needed. */
   outbox?: boolean;
+  /** A directory replay file stands in for Microsoft Graph, which turns enrichment on unless set off. */
+  directory?: boolean;
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -331,6 +340,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, co
     );
   }
 
+  const graphEnrichment = parseSwitch(
+    "GRAPH_ENRICHMENT",
+    read("GRAPH_ENRICHMENT"),
+    !context.replay || Boolean(context.directory) || Boolean(optional("GRAPH_ENDPOINT")),
+    problems,
+  );
+
   const config: Config = {
     workspaceId,
     cloud,
@@ -352,6 +368,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, co
     severityOverrides: parseSeverities(read("SENTINEL_SEVERITY_MAP"), problems),
     timerSchedule: schedule(read("TIMER_SCHEDULE"), problems),
     runTimeBudgetMs: runTimeBudgetSeconds * 1000,
+    graphEnrichment,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -382,6 +399,15 @@ function schedule(raw: string, problems: string[]): string {
     problems.push(`TIMER_SCHEDULE: expected an NCRONTAB expression with six fields (seconds first), got "${raw}"`);
   }
   return raw;
+}
+
+function parseSwitch(name: string, raw: string, fallback: boolean, problems: string[]): boolean {
+  const value = raw.toLowerCase();
+  if (value === "") return fallback;
+  if (["on", "true", "1"].includes(value)) return true;
+  if (["off", "false", "0"].includes(value)) return false;
+  problems.push(`${name}: expected on or off, got "${raw}"`);
+  return fallback;
 }
 
 function parseChannels(raw: string, problems: string[]): ChannelName[] {

@@ -43,6 +43,7 @@ describe("loadConfig defaults", () => {
       severityOverrides: {},
       timerSchedule: "0 0 6 * * *",
       runTimeBudgetMs: 540_000,
+      graphEnrichment: false,
     };
     expect(loadConfig({}, { replay: true, outbox: true })).toEqual(expected);
   });
@@ -54,6 +55,46 @@ describe("loadConfig defaults", () => {
       expect.stringMatching(/^LOG_ANALYTICS_WORKSPACE_ID: required/),
       expect.stringMatching(/^TEAMS_WEBHOOK_URL: required/),
       expect.stringMatching(/^SENTINEL_WORKSPACE_RESOURCE_ID: required/),
+    ]);
+  });
+});
+
+describe("GRAPH_ENRICHMENT", () => {
+  const cases: { name: string; env: Env; context: ConfigContext; expected: boolean }[] = [
+    { name: "is on by default for a live run", env: validEnv, context: {}, expected: true },
+    { name: "is off by default for a replay", env: {}, context: { replay: true, outbox: true }, expected: false },
+    {
+      name: "is on for a replay with a directory file",
+      env: {},
+      context: { replay: true, outbox: true, directory: true },
+      expected: true,
+    },
+    {
+      name: "is on for a replay with a Graph endpoint",
+      env: { GRAPH_ENDPOINT: "http://127.0.0.1:9/" },
+      context: { replay: true, outbox: true },
+      expected: true,
+    },
+    {
+      name: "can be turned off for a live run",
+      env: { ...validEnv, GRAPH_ENRICHMENT: "off" },
+      context: {},
+      expected: false,
+    },
+    {
+      name: "can be turned on for a replay",
+      env: { GRAPH_ENRICHMENT: "ON" },
+      context: { replay: true, outbox: true },
+      expected: true,
+    },
+  ];
+  it.each(cases)("$name", ({ env, context, expected }) => {
+    expect(loadConfig(env, context).graphEnrichment).toBe(expected);
+  });
+
+  it("names the setting when the value is neither on nor off", () => {
+    expect(problemsOf({ ...validEnv, GRAPH_ENRICHMENT: "maybe" })).toEqual([
+      'GRAPH_ENRICHMENT: expected on or off, got "maybe"',
     ]);
   });
 });

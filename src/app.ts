@@ -2,6 +2,8 @@ import type { TokenCredential } from "@azure/identity";
 import { DefaultAzureCredential } from "@azure/identity";
 import type { Config, StateTarget } from "./config.js";
 import { isLoopback } from "./config.js";
+import type { DirectorySource } from "./graph/source.js";
+import { GraphDirectory, ReplayDirectory } from "./graph/source.js";
 import { loadHuntTemplate } from "./hunt/query.js";
 import type { HuntSource } from "./hunt/source.js";
 import { LogAnalyticsSource, ReplaySource } from "./hunt/source.js";
@@ -20,6 +22,8 @@ import { TableStateStore } from "./state/store.js";
 /** What an entry point adds to the settings: a replay file, an outbox, a state location, a fixed clock. */
 export interface RunOptions {
   replay?: string;
+  /** Saved Microsoft Graph response bodies standing in for the directory. */
+  directory?: string;
   outbox?: string;
   state?: StateTarget;
   now?: Date;
@@ -61,6 +65,20 @@ export async function assembleRun(config: Config, options: RunOptions, log: Logg
         credential: lazyCredential,
         onRequest: () => logAnalyticsRequests++,
       });
+
+  let graphRequests = 0;
+  let directory: DirectorySource | undefined;
+  if (config.graphEnrichment) {
+    const graph = config.endpoints.graph;
+    directory = options.directory
+      ? new ReplayDirectory(options.directory)
+      : new GraphDirectory({
+          endpoint: graph,
+          // A loopback Graph stand-in gets a fixed token, as the ARM one does.
+          credential: isLoopback(new URL(graph)) ? LOOPBACK_CREDENTIAL : lazyCredential,
+          onRequest: () => graphRequests++,
+        });
+  }
 
   const storage: RequestCounter = { reads: 0, writes: 0 };
   const target = options.state ?? config.state;
@@ -114,12 +132,13 @@ export async function assembleRun(config: Config, options: RunOptions, log: Logg
     deps: {
       hunt: { template: loadHuntTemplate(), parameters: config.hunt },
       source,
+      directory,
       store,
       channels,
       channelNames: config.channels,
       runTimeBudgetMs: config.runTimeBudgetMs,
       log,
-      requests: { logAnalytics: () => logAnalyticsRequests, storage },
+      requests: { logAnalytics: () => logAnalyticsRequests, graph: () => graphRequests, storage },
       now: options.now ? () => options.now as Date : undefined,
     },
     close: async () => {

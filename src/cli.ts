@@ -17,7 +17,8 @@ import { startAzurite } from "./state/azurite.js";
 import { EXIT, exitCodeOf, summaryJson, summaryTable } from "./summary.js";
 
 const USAGE = `Usage:
-  stale-mi run [--replay FILE] [--state DIR | --state-connection STRING] [--outbox DIR] [--json] [--now ISO]
+  stale-mi run [--replay FILE [--directory FILE]] [--state DIR | --state-connection STRING] [--outbox DIR]
+               [--json] [--now ISO]
   stale-mi query --print
   stale-mi preview [--outbox DIR]
   stale-mi demo [--dir DIR]
@@ -26,7 +27,9 @@ const USAGE = `Usage:
 run      One detection run: hunt (Log Analytics, or --replay FILE), diff against the state, deliver what is new.
          --state DIR keeps state in a local Azurite (started and stopped here) with its data in DIR;
          --state-connection uses a Table Storage connection string. Without either, the STATE_* settings,
-         or else --state .local/state. --outbox DIR writes each delivery under DIR/teams and DIR/sentinel
+         or else --state .local/state. --directory FILE replays saved Microsoft Graph response bodies
+         instead of asking Graph (and turns GRAPH_ENRICHMENT on unless it is off).
+         --outbox DIR writes each delivery under DIR/teams and DIR/sentinel
          instead of sending. --now ISO sets the run's clock (for replays of another day).
 query    --print writes the exact query text a run would send, for the current settings.
 preview  Renders every Teams message in the outbox (default .local/outbox) to DIR/teams-preview.html.
@@ -87,6 +90,7 @@ async function runCommand(args: readonly string[]): Promise<number> {
     args: [...args],
     options: {
       replay: { type: "string" },
+      directory: { type: "string" },
       state: { type: "string" },
       "state-connection": { type: "string" },
       outbox: { type: "string" },
@@ -100,7 +104,14 @@ async function runCommand(args: readonly string[]): Promise<number> {
     throw new UsageError("give --state DIR or --state-connection STRING, not both");
   }
   const now = values.now === undefined ? undefined : parseNow(values.now);
-  const config = settings({ replay: values.replay !== undefined, outbox: values.outbox !== undefined });
+  const config = settings({
+    replay: values.replay !== undefined,
+    outbox: values.outbox !== undefined,
+    directory: values.directory !== undefined,
+  });
+  if (values.directory !== undefined && !config.graphEnrichment) {
+    stderrLog.warn("--directory is ignored: GRAPH_ENRICHMENT is off");
+  }
   let state: StateTarget | undefined;
   if (values.state !== undefined) state = { kind: "azurite", dir: resolve(values.state) };
   else if (values["state-connection"] !== undefined) {
@@ -114,7 +125,13 @@ async function runCommand(args: readonly string[]): Promise<number> {
       "--outbox with the Azure state table: what lands in the outbox counts as delivered there, and will not be sent by the timer",
     );
   }
-  const summary = await runOnce(config, { replay: values.replay, outbox: values.outbox, state, now });
+  const summary = await runOnce(config, {
+    replay: values.replay,
+    directory: values.directory,
+    outbox: values.outbox,
+    state,
+    now,
+  });
   if (values.json) process.stdout.write(`${JSON.stringify(summaryJson(summary))}\n`);
   else printHuman([{ label: (now ?? new Date()).toISOString().slice(0, 10), summary }]);
   return exitCodeOf(summary);
@@ -139,6 +156,7 @@ function queryCommand(args: readonly string[]): number {
 }
 
 /** The bundled sample's two days; the sample's oldest sign-ins are ~300 days back, so it reads a year. */
+const DEMO_DIRECTORY = "directory.json";
 const DEMO_DAYS = [
   { file: "day-1.json", now: "2026-12-01T06:00:00Z" },
   { file: "day-2.json", now: "2026-12-02T06:00:00Z" },
@@ -153,7 +171,7 @@ async function demoCommand(args: readonly string[]): Promise<number> {
   rmSync(stateDir, { recursive: true, force: true });
   rmSync(outbox, { recursive: true, force: true });
   const config = settings(
-    { replay: true, outbox: true },
+    { replay: true, outbox: true, directory: true },
     { NOTIFY_CHANNELS: "teams,sentinel", HUNT_LOOKBACK_DAYS: "365", STATE_TABLE_NAME: "StaleManagedIdentities" },
   );
   stderrLog.info(
@@ -166,6 +184,7 @@ async function demoCommand(args: readonly string[]): Promise<number> {
     for (const day of DEMO_DAYS) {
       const summary = await runOnce(config, {
         replay: join(projectRoot(), "samples", day.file),
+        directory: join(projectRoot(), "samples", DEMO_DIRECTORY),
         outbox,
         state,
         now: new Date(day.now),
@@ -200,7 +219,15 @@ function previewCommand(args: readonly string[]): number {
 
 function printHuman(rows: readonly { label: string; summary: RunSummary }[]): void {
   process.stdout.write(`${summaryTable(rows)}\n`);
-  for (const { summary } of rows) {
+  for (const { label, summary } of rows) {
+    const d = summary.directory;
+    if (d) {
+      const inventory = d.inventory === null ? "inventory unavailable" : `${d.inventory} managed identities listed`;
+      process.stdout.write(
+        `  ${label} directory: ${inventory}, ${d.directoryOnly} found only by the directory, ${d.deleted} deleted (resolved, not sent), ${d.disabled} disabled, ${d.notEnriched} not enriched\n`,
+      );
+      if (d.error) process.stdout.write(`  ${label} directory: ${d.error}\n`);
+    }
     for (const failure of summary.failures) process.stdout.write(`  pending: ${failure}\n`);
     if (summary.error) process.stdout.write(`  failed: ${summary.error}\n`);
   }

@@ -3,6 +3,10 @@ import type { ChannelName, HuntParameters } from "./config.js";
 import type { Finding } from "./hunt/finding.js";
 import { fingerprintOf, isRisky } from "./hunt/finding.js";
 import { parseFindings } from "./hunt/parse.js";
+import type { DirectoryIdentity, DirectoryView } from "./graph/directory.js";
+import { enrichFindings, isObjectId } from "./graph/directory.js";
+import type { DirectorySource } from "./graph/source.js";
+import { GET_BY_IDS_LIMIT } from "./graph/source.js";
 import { huntTimespan, renderHunt } from "./hunt/query.js";
 import type { HuntSource } from "./hunt/source.js";
 import type { Channel, ChannelReport, OwedDelivery } from "./notify/channel.js";
@@ -21,6 +25,8 @@ export interface Logger {
 export interface RunDependencies {
   hunt: { template: string; parameters: HuntParameters };
   source: HuntSource;
+  /** Microsoft Graph (or a replay of it), when GRAPH_ENRICHMENT is on. */
+  directory?: DirectorySource;
   store: StateStore;
   /** Delivered in this order: Sentinel before Teams, so a card can link the incident just created. */
   channels: readonly Channel[];
@@ -28,7 +34,7 @@ export interface RunDependencies {
   channelNames: readonly ChannelName[];
   runTimeBudgetMs: number;
   log: Logger;
-  requests: { logAnalytics: () => number; storage: RequestCounter };
+  requests: { logAnalytics: () => number; graph?: () => number; storage: RequestCounter };
   /** The hunt's notion of "now" (a replay's day); the wall clock still times the run and its lease. */
   now?: () => Date;
   wallClock?: () => number;
@@ -49,10 +55,25 @@ export interface RunSummary {
   resolved: number;
   delivered: Record<ChannelName, number>;
   pending: number;
-  requests: { logAnalytics: number; storage: { reads: number; writes: number } };
+  /** Present when enrichment is on. */
+  directory?: DirectorySummary;
+  requests: { logAnalytics: number; graph: number; storage: { reads: number; writes: number } };
   durationMs: number;
   statistics?: Record<string, unknown>;
   failures: string[];
+  error?: string;
+}
+
+export interface DirectorySummary {
+  /** Managed identities the directory lists; null when listing them failed. */
+  inventory: number | null;
+  /** Findings only the directory revealed: no sign-in or creation in the logs' lookback. */
+  directoryOnly: number;
+  /** Findings resolved because their identity is gone from the directory. */
+  deleted: number;
+  disabled: number;
+  notEnriched: number;
+  /** Why Graph could not be asked; the findings it could not enrich are still delivered. */
   error?: string;
 }
 
@@ -77,13 +98,14 @@ export async function runDetection(deps: RunDependencies): Promise<RunSummary> {
     resolved: 0,
     delivered: { teams: 0, sentinel: 0 },
     pending: 0,
-    requests: { logAnalytics: 0, storage: { reads: 0, writes: 0 } },
+    requests: { logAnalytics: 0, graph: 0, storage: { reads: 0, writes: 0 } },
     durationMs: 0,
     failures: [],
   };
   const finish = () => {
     summary.requests = {
       logAnalytics: deps.requests.logAnalytics(),
+      graph: deps.requests.graph?.() ?? 0,
       storage: { reads: deps.requests.storage.reads, writes: deps.requests.storage.writes },
     };
     summary.durationMs = wall() - startedAt;
@@ -124,12 +146,23 @@ export async function runDetection(deps: RunDependencies): Promise<RunSummary> {
 const COUNTED: ReadonlySet<ChangeKind> = new Set(["new", "escalated", "reopened", "unchanged", "resolved"]);
 
 async function huntAndDeliver(deps: RunDependencies, summary: RunSummary, now: Date, startedAt: number) {
-  const query = renderHunt(deps.hunt.template, deps.hunt.parameters);
-  const output = await deps.source.run(query, huntTimespan(deps.hunt.parameters), startedAt + deps.runTimeBudgetMs);
-  const findings = parseFindings(output.table, deps.source.description);
+  const deadline = startedAt + deps.runTimeBudgetMs;
+  // The inventory goes into the hunt, which looks up the logs of the identities only the directory knows.
+  const inventory = deps.directory ? await listInventory(deps, deps.directory, deadline) : undefined;
+  const query = renderHunt(
+    deps.hunt.template,
+    deps.hunt.parameters,
+    inventory?.identities.map((i) => i.id),
+  );
+  const output = await deps.source.run(query, huntTimespan(deps.hunt.parameters), deadline);
+  let findings = parseFindings(output.table, deps.source.description);
+  if (deps.directory && inventory) {
+    findings = await enrich(deps, deps.directory, findings, inventory, summary, deadline);
+  }
   summary.statistics = output.statistics;
   summary.findings = findings.length;
-  summary.risky = findings.filter(isRisky).length;
+  // A deleted identity's finding is resolved, not reported: it is no longer a risk.
+  summary.risky = findings.filter((f) => isRisky(f) && f.directory?.status !== "deleted").length;
 
   // Everything above may fail without a trace; from here on state changes, plan first.
   const previous = await deps.store.loadIdentities();
@@ -146,6 +179,66 @@ async function huntAndDeliver(deps: RunDependencies, summary: RunSummary, now: D
   // A channel taken out of NOTIFY_CHANNELS owes nothing any more; its old flags stay, should it come back.
   summary.pending = [...records.values()].filter((r) => r.pending.some((c) => deps.channelNames.includes(c))).length;
   summary.status = summary.pending > 0 ? "pending" : "done";
+}
+
+interface Inventory {
+  identities: DirectoryIdentity[];
+  error?: string;
+}
+
+async function listInventory(deps: RunDependencies, directory: DirectorySource, deadline: number): Promise<Inventory> {
+  try {
+    return { identities: await directory.listManagedIdentities(deadline) };
+  } catch (error) {
+    const message = `Directory inventory from ${directory.description} failed: ${(error as Error).message}`;
+    deps.log.warn(`${message}; the hunt runs without it`);
+    return { identities: [], error: message };
+  }
+}
+
+/**
+ * Adds the directory's view to every finding. The inventory already answers for every managed identity;
+ * the rest (a deleted identity, a service principal the name heuristic caught) are asked for by id, in
+ * batches. Graph failing costs the enrichment, never the run: those findings go out marked not enriched.
+ */
+async function enrich(
+  deps: RunDependencies,
+  directory: DirectorySource,
+  findings: Finding[],
+  inventory: Inventory,
+  summary: RunSummary,
+  deadline: number,
+): Promise<Finding[]> {
+  const found = new Map(inventory.identities.map((i) => [i.id, i]));
+  const asked = new Set<string>();
+  let error = inventory.error;
+  const unknown = [
+    ...new Set(findings.map((f) => f.servicePrincipalId.toLowerCase()).filter((id) => isObjectId(id) && !found.has(id))),
+  ];
+  for (let start = 0; start < unknown.length; start += GET_BY_IDS_LIMIT) {
+    const batch = unknown.slice(start, start + GET_BY_IDS_LIMIT);
+    try {
+      for (const identity of await directory.getByIds(batch, deadline)) found.set(identity.id, identity);
+      for (const id of batch) asked.add(id);
+    } catch (cause) {
+      const message = `Directory lookup from ${directory.description} failed: ${(cause as Error).message}`;
+      deps.log.warn(`${message}; ${unknown.length - start} findings go out not enriched`);
+      error = error ? `${error}; ${message}` : message;
+      break;
+    }
+  }
+  const view: DirectoryView = { found, asked };
+  const enriched = enrichFindings(findings, view);
+  const count = (test: (f: Finding) => boolean) => enriched.filter(test).length;
+  summary.directory = {
+    inventory: inventory.error ? null : inventory.identities.length,
+    directoryOnly: count((f) => f.discoveredBy === "Directory"),
+    deleted: count((f) => f.directory?.status === "deleted"),
+    disabled: count((f) => f.directory?.status === "found" && !f.directory.accountEnabled),
+    notEnriched: count((f) => f.directory?.status === "not enriched"),
+    ...(error ? { error } : {}),
+  };
+  return enriched;
 }
 
 /** Delivers every owed finding, channel by channel; a channel's failure is reported, never thrown. */

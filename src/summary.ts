@@ -14,6 +14,7 @@ export function summaryJson(summary: RunSummary): Record<string, unknown> {
     resolved: summary.resolved,
     delivered: summary.delivered,
     pending: summary.pending,
+    ...(summary.directory ? { directory: summary.directory } : {}),
     requests: summary.requests,
     durationMs: summary.durationMs,
     ...(summary.statistics ? { statistics: summary.statistics } : {}),

@@ -1,4 +1,20 @@
-/** One row of the hunt, typed. Field order and meaning follow the hunt's output columns. */
+/** What Microsoft Graph says of the identity behind a finding (see src/graph/). */
+export type DirectoryInfo =
+  | {
+      status: "found";
+      appId: string;
+      displayName: string;
+      accountEnabled: boolean;
+      /** From alternativeNames: isExplicit=True is user-assigned, isExplicit=False system-assigned. */
+      kind: "user-assigned" | "system-assigned" | "not a managed identity";
+      /** The Azure resource the identity belongs to (its own resource, for a user-assigned one). */
+      resourceId: string | null;
+    }
+  | { status: "deleted" }
+  /** Enrichment was on but Graph could not be asked; the reason is in the run's summary. */
+  | { status: "not enriched" };
+
+/** One row of the hunt, typed, and what the directory says of it. Fields follow the hunt's output columns. */
 export interface Finding {
   servicePrincipalId: string;
   servicePrincipalName: string;
@@ -20,8 +36,12 @@ export interface Finding {
   /** Empty when the identity is stale but shows no risk signal: tracked, never delivered. */
   riskSignal: string;
   ipAddresses: string[];
+  /** Which source found the identity: SignInLogs (stale), AuditLogs (created, never used) or Directory. */
+  discoveredBy: string;
   /** Columns a detection engineer added to the hunt, kept as evidence under their column names. */
   extra: Record<string, unknown>;
+  /** Absent when enrichment is off. */
+  directory?: DirectoryInfo;
 }
 
 export type KustoType = "string" | "long" | "datetime" | "dynamic";
@@ -29,7 +49,7 @@ export type KustoType = "string" | "long" | "datetime" | "dynamic";
 export interface HuntColumn {
   name: string;
   type: KustoType;
-  field: Exclude<keyof Finding, "extra">;
+  field: Exclude<keyof Finding, "extra" | "directory">;
 }
 
 /** The hunt's output contract: the .kql analysis test checks the query produces exactly these. */
@@ -52,6 +72,7 @@ export const HUNT_COLUMNS: readonly HuntColumn[] = [
   { name: "AzureOperations", type: "dynamic", field: "azureOperations" },
   { name: "RiskSignal", type: "string", field: "riskSignal" },
   { name: "IPAddresses", type: "dynamic", field: "ipAddresses" },
+  { name: "DiscoveredBy", type: "string", field: "discoveredBy" },
 ];
 
 export const isRisky = (finding: Pick<Finding, "riskSignal">): boolean => finding.riskSignal !== "";

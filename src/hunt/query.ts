@@ -7,7 +7,8 @@ export const HUNT_FILE = new URL("./stale-managed-identities.kql", import.meta.u
 
 const BEGIN = "// @parameters-begin";
 const END = "// @parameters-end";
-const PARAMETER_NAMES = ["LookbackDays", "StaleThreshold", "AllowlistedIPRanges"] as const;
+const PARAMETER_NAMES = ["LookbackDays", "StaleThreshold", "AllowlistedIPRanges", "DirectoryIdentityIds"] as const;
+const OBJECT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function loadHuntTemplate(): string {
   return readFileSync(HUNT_FILE, "utf8");
@@ -15,10 +16,10 @@ export function loadHuntTemplate(): string {
 
 /**
  * Replaces the template's parameter block with literals built from validated values. Values are re-checked
- * here because this is the one place where data meets query text: nothing but digits and CIDR ranges,
- * quoted by JSON rules, can reach the query.
+ * here because this is the one place where data meets query text: nothing but digits, CIDR ranges and
+ * object ids (GUIDs), quoted by JSON rules, can reach the query.
  */
-export function renderHunt(template: string, params: HuntParameters): string {
+export function renderHunt(template: string, params: HuntParameters, directoryIds: readonly string[] = []): string {
   const begin = template.indexOf(BEGIN);
   const end = template.indexOf(END);
   if (begin < 0 || end < begin) {
@@ -37,10 +38,15 @@ export function renderHunt(template: string, params: HuntParameters): string {
   for (const range of params.allowlistedIpRanges) {
     if (!isIpv4Cidr(range)) throw new Error(`Hunt parameters: "${range}" is not an IPv4 CIDR range`);
   }
+  for (const id of directoryIds) {
+    if (!OBJECT_ID.test(id))
+      throw new Error(`Hunt parameters: directory object id ${JSON.stringify(id)} is not a GUID`);
+  }
   const literals = [
     `let LookbackDays = ${params.lookbackDays}d;`,
     `let StaleThreshold = ${params.staleThresholdDays}d;`,
     `let AllowlistedIPRanges = dynamic(${JSON.stringify(params.allowlistedIpRanges)});`,
+    `let DirectoryIdentityIds = dynamic(${JSON.stringify(directoryIds.map((id) => id.toLowerCase()))});`,
   ];
   return `${template.slice(0, begin + BEGIN.length)}\n${literals.join("\n")}\n${template.slice(end)}`;
 }

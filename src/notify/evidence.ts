@@ -33,8 +33,11 @@ export function evidenceLines(finding: Finding): EvidenceLine[] {
       label: "Last sign-in",
       value: finding.lastSignin
         ? `${day(finding.lastSignin)} (${finding.daysSinceSignin} days ago), last resource ${plain(finding.lastResource, VALUE_MAX) || "unknown"}`
-        : `never in the lookback (identity about ${finding.daysSinceSignin} days old)`,
+        : finding.discoveredBy === "Directory"
+          ? `none in the ${finding.daysSinceSignin}-day lookback; found only in the directory (created before the logs begin)`
+          : `never in the lookback (identity about ${finding.daysSinceSignin} days old)`,
     },
+    ...directoryLines(finding),
   ];
   if (finding.recentChanges > 0) {
     lines.push({
@@ -59,6 +62,24 @@ export function evidenceLines(finding: Finding): EvidenceLine[] {
       value: plain(typeof value === "string" ? value : JSON.stringify(value), VALUE_MAX),
     });
   }
+  return lines;
+}
+
+function directoryLines(finding: Finding): EvidenceLine[] {
+  const directory = finding.directory;
+  if (!directory) return [];
+  if (directory.status !== "found") {
+    const value =
+      directory.status === "deleted"
+        ? "deleted"
+        : "not checked: Microsoft Graph could not be asked in this run (see the run summary)";
+    return [{ label: "Directory", value }];
+  }
+  const state = directory.accountEnabled ? "enabled" : "DISABLED (cannot get tokens until re-enabled)";
+  const lines: EvidenceLine[] = [
+    { label: "Directory", value: `${state}, ${directory.kind}, appId ${plain(directory.appId, 64) || "unknown"}` },
+  ];
+  if (directory.resourceId) lines.push({ label: "Azure resource", value: plain(directory.resourceId, 400) });
   return lines;
 }
 

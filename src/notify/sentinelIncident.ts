@@ -78,7 +78,9 @@ function description(finding: Finding, options: IncidentOptions): string {
   const name = inert(displayName(finding), 128);
   const head = finding.lastSignin
     ? `Managed identity ${name} has not signed in for ${finding.daysSinceSignin} days, yet shows a risk signal.\n`
-    : `Managed identity ${name} has never signed in (created about ${finding.daysSinceSignin} days ago), yet shows a risk signal.\n`;
+    : finding.discoveredBy === "Directory"
+      ? `Managed identity ${name} has not signed in during the ${finding.daysSinceSignin}-day lookback (only the directory knows it), yet shows a risk signal.\n`
+      : `Managed identity ${name} has never signed in (created about ${finding.daysSinceSignin} days ago), yet shows a risk signal.\n`;
   const guidance = [
     "",
     "What to do:",

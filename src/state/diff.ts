@@ -11,7 +11,7 @@ import { storeFinding } from "./records.js";
  * - reopened: a resolved identity back with a risk signal (a new episode)
  * - unchanged: the same fingerprint is still open; nothing is written or sent
  * - tracked: a stale identity without a risk signal appeared, came back or lost its signal; recorded, not sent
- * - resolved: an open identity is gone from the hunt's result
+ * - resolved: an open identity is gone from the hunt's result, or deleted from the directory
  */
 export type ChangeKind = "new" | "escalated" | "reopened" | "unchanged" | "tracked" | "resolved";
 
@@ -40,6 +40,10 @@ export interface DiffPolicy {
  */
 export const REAPPEARANCE_GRACE_MS = 7 * 86_400_000;
 
+export const GONE_FROM_RESULT = "no longer in the hunt's result";
+/** A deleted identity can neither sign in nor hold access: nothing to act on, so nothing is sent. */
+export const DELETED_FROM_DIRECTORY = "deleted from the directory";
+
 const DELIVERED_KINDS: ReadonlySet<ChangeKind> = new Set(["new", "escalated", "reopened"]);
 export const isDelivered = (kind: ChangeKind): boolean => DELIVERED_KINDS.has(kind);
 
@@ -59,6 +63,10 @@ export function diff(
     const key = finding.servicePrincipalId.toLowerCase();
     seen.add(key);
     const before = byId.get(key);
+    if (finding.directory?.status === "deleted") {
+      changes.push(deletedChange(before, finding, now));
+      continue;
+    }
     const fingerprint = fingerprintOf(finding);
     const kind = classify(before, finding, fingerprint, now);
     if (kind === "unchanged" && before) {
@@ -76,6 +84,7 @@ export function diff(
       episode,
       since: at,
       resolvedAt: null,
+      resolvedReason: null,
     };
     const after: IdentityRecord = isDelivered(kind)
       ? { ...base, finding: storeFinding(finding, now), pending: [...policy.channels] }
@@ -92,11 +101,32 @@ export function diff(
       kind: "resolved",
       servicePrincipalId: before.servicePrincipalId,
       before,
-      after: { ...before, status: "resolved", resolvedAt: at },
+      after: { ...before, status: "resolved", resolvedAt: at, resolvedReason: GONE_FROM_RESULT },
     });
   }
 
   return { changes, writes: changes.filter((c) => c.kind !== "unchanged").map((c) => c.after) };
+}
+
+/** Recorded as resolved, owing nothing: a delivery still pending for it is withdrawn. */
+function deletedChange(before: IdentityRecord | undefined, finding: Finding, now: Date): Change {
+  const { servicePrincipalId } = finding;
+  if (before?.status === "resolved") return { kind: "unchanged", servicePrincipalId, before, after: before };
+  const at = now.toISOString();
+  const after: IdentityRecord = {
+    servicePrincipalId,
+    fingerprint: fingerprintOf(finding),
+    riskSignal: finding.riskSignal,
+    episode: 1,
+    since: at,
+    ...before,
+    finding: storeFinding(finding, now),
+    status: "resolved",
+    resolvedAt: at,
+    resolvedReason: DELETED_FROM_DIRECTORY,
+    pending: [],
+  };
+  return { kind: "resolved", servicePrincipalId, before, after };
 }
 
 function classify(before: IdentityRecord | undefined, finding: Finding, fingerprint: string, now: Date): ChangeKind {

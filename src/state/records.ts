@@ -14,6 +14,8 @@ export interface IdentityRecord {
   /** When this fingerprint first appeared in this episode. */
   since: string;
   resolvedAt: string | null;
+  /** Why it was resolved: gone from the hunt's result, or deleted from the directory. */
+  resolvedReason: string | null;
   /**
    * The finding as it was when its fingerprint last changed: the evidence every delivery renders. Not
    * refreshed on days when only volatile values move, so an unchanged day writes nothing.
@@ -55,7 +57,8 @@ export function restoreFinding(stored: StoredFinding, now: Date): Finding {
   const { signinAnchor, ...rest } = stored;
   // Calendar (UTC) day boundaries crossed, as the hunt's datetime_diff("day", ...) counts, not elapsed 24 h periods.
   const days = Math.max(0, Math.floor(now.getTime() / DAY_MS) - Math.floor(Date.parse(signinAnchor) / DAY_MS));
-  return { ...rest, daysSinceSignin: days };
+  // Rows stored before the hunt had a DiscoveredBy column lack it.
+  return { ...rest, discoveredBy: rest.discoveredBy ?? "", daysSinceSignin: days };
 }
 
 export const IDENTITY_PARTITION = "identity";
@@ -90,6 +93,7 @@ export interface IdentityEntity {
   Episode: number;
   Since: string;
   ResolvedAt: string;
+  ResolvedReason: string;
   Finding: string;
   Pending: string;
 }
@@ -110,6 +114,7 @@ export function toIdentityEntity(record: IdentityRecord): IdentityEntity {
     Episode: record.episode,
     Since: record.since,
     ResolvedAt: record.resolvedAt ?? "",
+    ResolvedReason: record.resolvedReason ?? "",
     Finding: findingJson,
     Pending: record.pending.join(","),
   };
@@ -169,6 +174,8 @@ export function fromIdentityEntity(entity: Record<string, unknown>): IdentityRec
     episode,
     since: text("Since"),
     resolvedAt: text("ResolvedAt") || null,
+    // Rows written before reasons were recorded have none.
+    resolvedReason: typeof entity.ResolvedReason === "string" && entity.ResolvedReason ? entity.ResolvedReason : null,
     finding,
     pending,
   };

@@ -34,6 +34,7 @@ export function owed(f: Finding, options: { retry?: boolean; episode?: number } 
       episode: options.episode ?? 1,
       since: RUN_DATE.toISOString(),
       resolvedAt: null,
+      resolvedReason: null,
       finding: storeFinding(f, RUN_DATE),
       pending: ["sentinel", "teams"],
     },

@@ -23,6 +23,7 @@ export function finding(overrides: Partial<Finding> = {}): Finding {
     azureOperations: ["MICROSOFT.KEYVAULT/VAULTS/SECRETS/READ"],
     riskSignal: "CredOrRoleChangeOnStaleIdentity",
     ipAddresses: ["203.0.113.7"],
+    discoveredBy: "SignInLogs",
     extra: {},
     ...overrides,
   };

@@ -47,10 +47,17 @@ export function sampleIds(): Record<string, string> {
   const ids: Record<string, string> = {};
   for (const day of [1, 2] as const) {
     const table = (readJson(samplePath(day)) as { tables: { rows: unknown[][] }[] }).tables[0];
-    for (const row of table?.rows ?? []) ids[String(row[1]).split(" ")[0] ?? ""] = String(row[0]);
+    for (const row of table?.rows ?? []) if (row[1]) ids[String(row[1]).split(" ")[0] ?? ""] = String(row[0]);
+  }
+  // The identity only the directory revealed has no name in the logs.
+  for (const body of readJson(sampleDirectoryPath) as { value: { id: string; displayName: string }[] }[]) {
+    for (const identity of body.value) ids[identity.displayName.split(" ")[0] ?? ""] ??= identity.id;
   }
   return ids;
 }
+
+/** Saved Microsoft Graph answers for the sample tenant: every managed identity but the deleted one. */
+export const sampleDirectoryPath = join(projectRoot(), "samples", "directory.json");
 
 /** The sample's one attacker-chosen display name: markdown emphasis, a phishing link and a Teams mention. */
 export function hostileSampleName(): string {

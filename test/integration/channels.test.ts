@@ -9,15 +9,26 @@ import type { ArmPeer } from "../helpers/armPeer.js";
 import { HANG, startArmPeer, throttled } from "../helpers/armPeer.js";
 import { openUrls } from "../helpers/cards.js";
 import { finding } from "../helpers/findings.js";
+import type { GraphPeer } from "../helpers/graphPeer.js";
+import { sampleServicePrincipals, startGraphPeer } from "../helpers/graphPeer.js";
 import { azuriteConnectionString, uniqueTableName } from "../helpers/state.js";
-import { DAY_1, DAY_2, hostileSampleName, identityRows, sampleIds, samplePath } from "../helpers/tables.js";
+import {
+  DAY_1,
+  DAY_2,
+  hostileSampleName,
+  identityRows,
+  sampleDirectoryPath,
+  sampleIds,
+  samplePath,
+} from "../helpers/tables.js";
 import type { TeamsPeer } from "../helpers/teamsPeer.js";
 import { startTeamsPeer } from "../helpers/teamsPeer.js";
 
 /**
  * The issue's "Done when": both channels pointed at the strict loopback stand-ins, two runs over the sample
  * days give exactly the expected incidents and cards, the second only for what is new, and no payload breaks
- * a check of either stand-in.
+ * a check of either stand-in. A loopback Graph serves the sample directory, as production would: the identity
+ * deleted from it is never sent, the one only it knows is.
  */
 
 const WORKSPACE =
@@ -34,6 +45,7 @@ const DAY_1_INCIDENTS = [
   { name: "func-invoice-export", signal: "AzureActivityWithoutSignIn", severity: HIGH, episode: 1 },
   { name: "logic-hr-onboarding", signal: "CredOrRoleChangeOnStaleIdentity", severity: HIGH, episode: 1 },
   { name: "mi-backup", signal: "CreatedAndModifiedButNeverUsed", severity: "Medium", episode: 1 },
+  { name: "mi-legacy-etl-weu", signal: "CreatedAndModifiedButNeverUsed", severity: "Medium", episode: 1 },
 ];
 /** Every delivered change starts a new episode: the tracked identity that turned risky, and the escalation. */
 const DAY_2_INCIDENTS = [
@@ -54,6 +66,7 @@ const incidentOf = (e: Expected) =>
 let table: string;
 let arm: ArmPeer;
 let teams: TeamsPeer;
+let graph: GraphPeer;
 let logged: string[];
 const log: Logger = {
   info: (m) => logged.push(m),
@@ -66,10 +79,12 @@ beforeEach(async () => {
   logged = [];
   arm = await startArmPeer();
   teams = await startTeamsPeer({ path: WEBHOOK_PATH, hostileNames: [hostileSampleName()] });
+  graph = await startGraphPeer({ servicePrincipals: sampleServicePrincipals(sampleDirectoryPath) });
 });
 
 afterEach(async () => {
-  await Promise.all([arm.close(), teams.close()]);
+  expect(graph.violations).toEqual([]);
+  await Promise.all([arm.close(), teams.close(), graph.close()]);
 });
 
 /**
@@ -81,6 +96,7 @@ async function run(day: 1 | 2, options: { runTimeBudgetMs?: number } = {}): Prom
     {
       TEAMS_WEBHOOK_URL: `${teams.url}${WEBHOOK_PATH}`,
       ARM_ENDPOINT: arm.url,
+      GRAPH_ENDPOINT: graph.url,
       SENTINEL_WORKSPACE_RESOURCE_ID: WORKSPACE,
       NOTIFY_CHANNELS: "teams,sentinel",
       HUNT_LOOKBACK_DAYS: "365",
@@ -131,25 +147,29 @@ function expectIncident(e: Expected) {
 }
 
 describe("both channels against the strict Teams and ARM stand-ins", () => {
-  it("creates 5 incidents and one card on day 1, then 3 incidents and one card of only the new on day 2, with no payload refused", async () => {
+  it("creates 6 incidents and one card on day 1, then 3 incidents and one card of only the new on day 2, with no payload refused", async () => {
     const day1 = await run(1);
 
     expect(day1).toMatchObject({
       status: "done",
-      new: 5,
-      delivered: { teams: 5, sentinel: 5 },
+      new: 6,
+      resolved: 1,
+      delivered: { teams: 6, sentinel: 6 },
       pending: 0,
       failures: [],
     });
     expect([...arm.incidents.keys()].sort()).toEqual(DAY_1_INCIDENTS.map(incidentOf).sort());
     DAY_1_INCIDENTS.forEach(expectIncident);
-    expect(arm.calls("PUT")).toHaveLength(5);
+    expect(arm.calls("PUT")).toHaveLength(6);
+    // The identity deleted from the directory is resolved, in no incident and on no card.
+    expect(JSON.stringify([...arm.incidents.values()])).not.toContain(idOf("mi-migration-temp"));
     expect(arm.calls("GET")).toHaveLength(0);
     expect(teams.requests).toHaveLength(1);
     expect(teams.accepted).toHaveLength(1);
     const card1 = teams.accepted[0];
     expect(shownIn(card1)).toEqual(names(DAY_1_INCIDENTS));
-    expect(JSON.stringify(card1)).toContain("5 new risky findings");
+    expect(JSON.stringify(card1)).toContain("6 new risky findings");
+    expect(JSON.stringify(card1)).toContain("user-assigned");
     for (const e of DAY_1_INCIDENTS) expect(openUrls(card1)).toContain(incidentUrlFor(WORKSPACE, incidentOf(e)));
     // The hostile name reaches Sentinel with none of the characters that make a link, tag or emphasis.
     const backup = arm.incidents.get(incidentOf(DAY_1_INCIDENTS[4] as Expected))?.properties;
@@ -173,7 +193,7 @@ describe("both channels against the strict Teams and ARM stand-ins", () => {
     DAY_2_INCIDENTS.forEach(expectIncident);
     // Each incident was PUT once, on its own day; nothing was read back, nothing re-sent.
     for (const e of all) expect(arm.methodsFor(incidentOf(e)), e.name).toEqual(["PUT"]);
-    expect(arm.requests).toHaveLength(8);
+    expect(arm.requests).toHaveLength(9);
     expect(teams.accepted).toHaveLength(2);
     const card2 = teams.accepted[1];
     expect(shownIn(card2)).toEqual(names(DAY_2_INCIDENTS));
@@ -199,7 +219,7 @@ describe("both channels against the strict Teams and ARM stand-ins", () => {
 
     const summary = await run(1);
 
-    expect(summary).toMatchObject({ status: "done", delivered: { teams: 5, sentinel: 5 }, pending: 0, failures: [] });
+    expect(summary).toMatchObject({ status: "done", delivered: { teams: 6, sentinel: 6 }, pending: 0, failures: [] });
     expect(throttledId).toBeDefined();
     expect(arm.methodsFor(throttledId ?? "")).toEqual(["PUT", "PUT"]);
     expect([...arm.incidents.keys()].sort()).toEqual(DAY_1_INCIDENTS.map(incidentOf).sort());
@@ -214,7 +234,7 @@ describe("both channels against the strict Teams and ARM stand-ins", () => {
     let hungId: string | undefined;
     arm.fault = (request, incidentId) => {
       if (request.method !== "PUT") return undefined;
-      if (++puts === 5) hungId = incidentId;
+      if (++puts === 6) hungId = incidentId;
       return incidentId === hungId ? HANG : undefined;
     };
 
@@ -224,7 +244,7 @@ describe("both channels against the strict Teams and ARM stand-ins", () => {
     if (!hung) throw new Error(`the hung PUT ${hungId} is not one of day 1's incidents`);
     expect(arm.methodsFor(hungId ?? "")).toEqual(["PUT"]);
     // The hang spent the budget, so the digest waits for the next run too.
-    expect(first).toMatchObject({ status: "pending", delivered: { teams: 0, sentinel: 4 }, pending: 5 });
+    expect(first).toMatchObject({ status: "pending", delivered: { teams: 0, sentinel: 5 }, pending: 6 });
     expect(first.failures).toHaveLength(2);
     expect(first.failures[0]).toContain(`Sentinel incident ${hungId}`);
     expect(first.failures[0]).toContain("time budget");
@@ -243,7 +263,7 @@ describe("both channels against the strict Teams and ARM stand-ins", () => {
 
     expect(second).toMatchObject({
       status: "done",
-      delivered: { teams: 5, sentinel: 1 },
+      delivered: { teams: 6, sentinel: 1 },
       pending: 0,
       failures: [],
     });

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -7,7 +7,7 @@ import { main } from "../../src/cli.js";
 import { loadConfig, SETTINGS } from "../../src/config.js";
 import { loadHuntTemplate, renderHunt } from "../../src/hunt/query.js";
 import { azuriteConnectionString, uniqueTableName } from "../helpers/state.js";
-import { entitiesOf, outboxFiles, readJson, samplePath } from "../helpers/tables.js";
+import { entitiesOf, outboxFiles, readJson, sampleDirectoryPath, sampleIds, samplePath } from "../helpers/tables.js";
 
 let dir: string;
 let outbox: string;
@@ -75,20 +75,53 @@ describe("stale-mi CLI, called in-process", () => {
     const summary = printedSummary();
     expect(summary).toMatchObject({
       status: "done",
-      findings: 9,
-      risky: 5,
-      new: 5,
+      findings: 11,
+      risky: 7,
+      new: 7,
       resolved: 0,
-      delivered: { teams: 5, sentinel: 5 },
+      delivered: { teams: 7, sentinel: 7 },
       pending: 0,
-      requests: { logAnalytics: 0, storage: { reads: 2, writes: 6 } },
+      requests: { logAnalytics: 0, graph: 0, storage: { reads: 2, writes: 6 } },
     });
+    // Enrichment is off for a replay without a directory file or a Graph endpoint.
+    expect(summary).not.toHaveProperty("directory");
     expect(typeof summary.runId).toBe("string");
     expect(typeof summary.durationMs).toBe("number");
     expect(summary.durationMs).toBeGreaterThanOrEqual(0);
     expect(summary).not.toHaveProperty("error");
     expect(stderr).toBe("");
-    expect(outboxFiles(outbox).sentinel).toHaveLength(5);
+    expect(outboxFiles(outbox).sentinel).toHaveLength(7);
+  });
+
+  it("enriches a replay from saved Graph answers with --directory, resolving the deleted identity unsent", async () => {
+    const code = await main([...replayRun(samplePath(1)), "--directory", sampleDirectoryPath]);
+
+    expect(code).toBe(0);
+    expect(printedSummary()).toMatchObject({
+      status: "done",
+      findings: 11,
+      risky: 6,
+      new: 6,
+      resolved: 1,
+      delivered: { teams: 6, sentinel: 6 },
+      directory: { inventory: 14, directoryOnly: 1, deleted: 1, disabled: 1, notEnriched: 0 },
+      requests: { graph: 0 },
+    });
+    expect(outboxFiles(outbox).sentinel).toHaveLength(6);
+    const incidents = outboxFiles(outbox).sentinel.map((n) => readFileSync(join(outbox, "sentinel", n), "utf8"));
+    expect(incidents.join("\n")).not.toContain(sampleIds()["mi-migration-temp"]);
+    expect(incidents.join("\n")).toContain("mi-legacy-etl-weu");
+  });
+
+  it("warns that --directory is ignored when GRAPH_ENRICHMENT is off", async () => {
+    process.env.GRAPH_ENRICHMENT = "off";
+    try {
+      expect(await main([...replayRun(samplePath(1)), "--directory", sampleDirectoryPath])).toBe(0);
+    } finally {
+      delete process.env.GRAPH_ENRICHMENT;
+    }
+    expect(stderr).toContain("--directory is ignored: GRAPH_ENRICHMENT is off");
+    expect(printedSummary()).not.toHaveProperty("directory");
   });
 
   it("exits 1 with the missing column in the summary when the replay lacks a column", async () => {
@@ -161,7 +194,7 @@ describe("stale-mi CLI, called in-process", () => {
     const args = ["run", "--replay", samplePath(1), "--state", stateDir, "--outbox", outbox, "--json"];
 
     expect(await main([...args, "--now", "2026-12-01T06:00:00Z"])).toBe(0);
-    expect(printedSummary()).toMatchObject({ status: "done", new: 5, delivered: { teams: 5, sentinel: 5 } });
+    expect(printedSummary()).toMatchObject({ status: "done", new: 7, delivered: { teams: 7, sentinel: 7 } });
     expect(existsSync(join(stateDir, "__azurite_db_table__.json"))).toBe(true);
     expect(execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })).not.toContain(stateDir);
 
@@ -169,9 +202,9 @@ describe("stale-mi CLI, called in-process", () => {
     expect(await main([...args, "--now", "2026-12-01T06:00:00Z"])).toBe(0);
     expect(printedSummary()).toMatchObject({
       status: "done",
-      findings: 9,
+      findings: 11,
       new: 0,
-      unchanged: 9,
+      unchanged: 11,
       delivered: { teams: 0, sentinel: 0 },
     });
     expect(outboxFiles(outbox).teams).toHaveLength(1);

@@ -21,7 +21,8 @@ const CLI = join(ROOT, "dist", "src", "cli.js");
 const DAY_1 = join(ROOT, "samples", "day-1.json");
 const WORKSPACE =
   "/subscriptions/6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b/resourceGroups/rg-soc-weu/providers/Microsoft.OperationalInsights/workspaces/law-sentinel-weu";
-const RISKY_ON_DAY_1 = 5;
+// Without the directory file nothing says one of them was deleted: all 7 risky rows are sent.
+const RISKY_ON_DAY_1 = 7;
 
 beforeAll(() => {
   execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], {

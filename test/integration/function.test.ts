@@ -4,6 +4,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SETTINGS } from "../../src/config.js";
 import { staleIdentityHunt } from "../../src/functions/staleIdentityHunt.js";
 import { loadHuntTemplate, renderHunt } from "../../src/hunt/query.js";
+import type { GraphPeer } from "../helpers/graphPeer.js";
+import { startGraphPeer, syntheticTenant } from "../helpers/graphPeer.js";
 import { type Peer, type PeerResponse, type RecordedRequest, startPeer } from "../helpers/httpPeer.js";
 import { huntTable, queryError, queryResult } from "../helpers/logAnalytics.js";
 import { azuriteConnectionString, uniqueTableName } from "../helpers/state.js";
@@ -69,6 +71,9 @@ const timer = (isPastDue: boolean): Timer => ({
 });
 
 let peer: Peer | undefined;
+let graph: GraphPeer | undefined;
+/** The directory: both hunt identities, and one more that the hunt did not return. */
+const DIRECTORY = syntheticTenant(3).map((sp, i) => ({ ...sp, id: [STALE_RISKY, STALE_QUIET][i] ?? sp.id }));
 let table: string;
 let savedEnv: NodeJS.ProcessEnv;
 let logs: { level: LogLevel; message: string }[];
@@ -83,12 +88,16 @@ beforeEach(() => {
 afterEach(async () => {
   process.env = savedEnv;
   await peer?.close();
+  await graph?.close();
   peer = undefined;
+  graph = undefined;
 });
 
 async function withWorkspaceAnswering(respond: (request: RecordedRequest) => PeerResponse): Promise<Peer> {
   peer = await startPeer(respond);
+  graph = await startGraphPeer({ servicePrincipals: DIRECTORY });
   Object.assign(process.env, {
+    GRAPH_ENDPOINT: graph.url,
     LOG_ANALYTICS_WORKSPACE_ID: WORKSPACE_ID,
     LOG_ANALYTICS_ENDPOINT: `${peer.url}/v1`,
     STATE_CONNECTION: azuriteConnectionString(),
@@ -129,16 +138,23 @@ describe("staleIdentityHunt timer function", () => {
       new: 1,
       delivered: { teams: 0, sentinel: 0 },
       pending: 0,
-      requests: { logAnalytics: 1 },
+      directory: { inventory: 3, directoryOnly: 0, deleted: 0, disabled: 1, notEnriched: 0 },
+      requests: { logAnalytics: 1, graph: 1 },
     });
+    expect(graph?.violations).toEqual([]);
     expect(logs.filter((l) => l.level === "warning" || l.level === "error")).toEqual([]);
     expect(workspace.requests).toHaveLength(1);
     const [request] = workspace.requests;
     expect(request?.method).toBe("POST");
     expect(request?.url).toBe(`/v1/workspaces/${WORKSPACE_ID}/query`);
     const defaults = { lookbackDays: 180, staleThresholdDays: 90, allowlistedIpRanges: [] };
+    // Enrichment is on by default in Azure: the directory's identities go into the hunt.
     expect(JSON.parse(request?.body ?? "")).toEqual({
-      query: renderHunt(loadHuntTemplate(), defaults),
+      query: renderHunt(
+        loadHuntTemplate(),
+        defaults,
+        DIRECTORY.map((sp) => sp.id),
+      ),
       timespan: "P180D",
     });
     const rows = await identityRows(table);

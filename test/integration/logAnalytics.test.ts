@@ -112,6 +112,7 @@ describe("LogAnalyticsSource against a loopback Log Analytics peer", () => {
       AzureOperations: "[]",
       RiskSignal: "CredOrRoleChangeOnStaleIdentity",
       IPAddresses: '["20.50.1.2"]',
+      DiscoveredBy: "SignInLogs",
     };
     const { source } = await sourceAnswering(() => ok(huntTable([row])));
 
@@ -137,6 +138,7 @@ describe("LogAnalyticsSource against a loopback Log Analytics peer", () => {
         azureOperations: [],
         riskSignal: "CredOrRoleChangeOnStaleIdentity",
         ipAddresses: ["20.50.1.2"],
+        discoveredBy: "SignInLogs",
         extra: {},
       },
     ]);

@@ -103,14 +103,14 @@ const counts = (s: RunSummary) => ({
 
 const DAY_1_ON_EMPTY_STATE = {
   status: "done",
-  findings: 9,
-  risky: 5,
-  new: 5,
+  findings: 11,
+  risky: 7,
+  new: 7,
   escalated: 0,
   reopened: 0,
   unchanged: 0,
   resolved: 0,
-  delivered: { teams: 5, sentinel: 5 },
+  delivered: { teams: 7, sentinel: 7 },
   pending: 0,
 };
 
@@ -120,6 +120,9 @@ const DAY_1_RISKY = [
   "func-invoice-export",
   "logic-hr-onboarding",
   "mi-backup",
+  // Without the directory file, nothing tells the run this one was deleted, nor names the next one.
+  "mi-migration-temp",
+  "mi-legacy-etl-weu",
 ];
 const idsOf = (names: readonly string[]) => names.map((n) => IDS[n] ?? n).sort();
 
@@ -133,23 +136,23 @@ describe("runDetection through assembleRun, with replay files, an outbox and Azu
     const afterDay1 = outboxFiles(outbox);
     expect(afterDay1.teams).toHaveLength(1);
     expect(afterDay1.teams[0]).toMatch(/^2026-12-01T06-00-00-000Z-[0-9a-f]{8}-1-of-1\.json$/);
-    expect(afterDay1.sentinel).toHaveLength(5);
+    expect(afterDay1.sentinel).toHaveLength(7);
     expect(sentinelIds()).toEqual(idsOf(DAY_1_RISKY));
     const card1 = teamsText(afterDay1.teams[0] ?? "");
     for (const id of idsOf(DAY_1_RISKY)) expect(card1).toContain(id);
     expect(card1).not.toContain(IDS["mi-reporting-legacy"]);
-    expect(await identityRows(table)).toHaveLength(9);
+    expect(await identityRows(table)).toHaveLength(11);
 
     const day2 = await run(samplePath(2), DAY_2);
 
     expect(counts(day2)).toEqual({
       status: "done",
-      findings: 9,
-      risky: 6,
+      findings: 11,
+      risky: 8,
       new: 2,
       escalated: 1,
       reopened: 0,
-      unchanged: 6,
+      unchanged: 8,
       resolved: 1,
       delivered: { teams: 3, sentinel: 3 },
       pending: 0,
@@ -159,7 +162,7 @@ describe("runDetection through assembleRun, with replay files, an outbox and Azu
     const card2Name = afterDay2.teams.find((n) => !afterDay1.teams.includes(n)) ?? "";
     expect(card2Name).toMatch(/^2026-12-02T06-00-00-000Z-[0-9a-f]{8}-1-of-1\.json$/);
     // The escalated identity gets an incident of its own: the fingerprint (id and signal) names the incident.
-    expect(afterDay2.sentinel).toHaveLength(8);
+    expect(afterDay2.sentinel).toHaveLength(10);
     const delivered2 = ["app-contoso-intranet-staging", "func-pricing-sync", "func-invoice-export"];
     const newIncidents = afterDay2.sentinel.filter((n) => !afterDay1.sentinel.includes(n));
     expect(newIncidents).toHaveLength(3);
@@ -169,7 +172,7 @@ describe("runDetection through assembleRun, with replay files, an outbox and Azu
       expect(card2).not.toContain(id);
     }
     const rows = await identityRows(table);
-    expect(rows).toHaveLength(10);
+    expect(rows).toHaveLength(12);
     const hr = rows.find((r) => r.ServicePrincipalId === IDS["logic-hr-onboarding"]);
     expect(hr).toMatchObject({ Status: "resolved", ResolvedAt: DAY_2.toISOString(), Pending: "" });
   });
@@ -184,7 +187,7 @@ describe("runDetection through assembleRun, with replay files, an outbox and Azu
     expect(counts(again)).toEqual({
       ...DAY_1_ON_EMPTY_STATE,
       new: 0,
-      unchanged: 9,
+      unchanged: 11,
       delivered: { teams: 0, sentinel: 0 },
     });
     // Only the lease update and the transaction that releases it with the run record; reads: lease and one page.
@@ -231,7 +234,7 @@ describe("runDetection through assembleRun, with replay files, an outbox and Azu
 
     const day2 = await run(samplePath(2), DAY_2);
 
-    expect(counts(day2)).toMatchObject({ status: "done", new: 2, escalated: 1, unchanged: 6, resolved: 1 });
+    expect(counts(day2)).toMatchObject({ status: "done", new: 2, escalated: 1, unchanged: 8, resolved: 1 });
     expect(day2.delivered).toEqual({ teams: 3, sentinel: 3 });
   });
 
@@ -244,12 +247,12 @@ describe("runDetection through assembleRun, with replay files, an outbox and Azu
 
     expect(first.status).toBe("pending");
     expect(exitCodeOf(first)).toBe(3);
-    expect(first.delivered).toEqual({ teams: 5, sentinel: 0 });
-    expect(first.pending).toBe(5);
-    expect(first.failures).toHaveLength(5);
+    expect(first.delivered).toEqual({ teams: 7, sentinel: 0 });
+    expect(first.pending).toBe(7);
+    expect(first.failures).toHaveLength(7);
     for (const failure of first.failures)
       expect(failure).toMatch(/^Sentinel incident [0-9a-f-]{36} \(ServicePrincipalId /);
-    expect(logged.filter((m) => m.startsWith("Sentinel incident"))).toHaveLength(5);
+    expect(logged.filter((m) => m.startsWith("Sentinel incident"))).toHaveLength(7);
     const rows = await identityRows(table);
     expect(
       rows
@@ -264,7 +267,7 @@ describe("runDetection through assembleRun, with replay files, an outbox and Azu
 
     expect(second.status).toBe("done");
     expect(exitCodeOf(second)).toBe(0);
-    expect(second.delivered).toEqual({ teams: 0, sentinel: 5 });
+    expect(second.delivered).toEqual({ teams: 0, sentinel: 7 });
     expect(second.pending).toBe(0);
     expect(second.new).toBe(0);
     expect(sentinelIds()).toEqual(idsOf(DAY_1_RISKY));
@@ -275,7 +278,7 @@ describe("runDetection through assembleRun, with replay files, an outbox and Azu
 
     expect(third.status).toBe("done");
     expect(third.delivered).toEqual({ teams: 0, sentinel: 0 });
-    expect(outboxFiles(outbox).sentinel).toHaveLength(5);
+    expect(outboxFiles(outbox).sentinel).toHaveLength(7);
   });
 
   it("stops counting a delivery as pending once its channel is taken out of NOTIFY_CHANNELS", async () => {
@@ -318,7 +321,7 @@ describe("runDetection through assembleRun, with replay files, an outbox and Azu
     expect(day2.delivered).toEqual({ teams: 0, sentinel: 0 });
     expect(outboxFiles(outbox)).toEqual({ teams: [], sentinel: [] });
     const rows = await identityRows(table);
-    expect(rows).toHaveLength(10);
+    expect(rows).toHaveLength(12);
     expect(rows.every((r) => r.Pending === "")).toBe(true);
   });
 
@@ -333,17 +336,17 @@ describe("runDetection through assembleRun, with replay files, an outbox and Azu
     const day1 = await run(samplePath(1), DAY_1, settings);
     const day2 = await run(samplePath(2), DAY_2, settings);
 
-    expect(day1.delivered).toEqual({ teams: 5, sentinel: 5 });
+    expect(day1.delivered).toEqual({ teams: 7, sentinel: 7 });
     expect(day2.delivered).toEqual({ teams: 3, sentinel: 3 });
     const files = outboxFiles(outbox);
     const texts = [
       ...files.teams.map((n) => readFileSync(join(outbox, "teams", n), "utf8")),
       ...files.sentinel.map((n) => readFileSync(join(outbox, "sentinel", n), "utf8")),
     ];
-    expect(texts).toHaveLength(10);
+    expect(texts).toHaveLength(12);
     const entities = await entitiesOf(table);
-    // Ten identities, the lease and two run records.
-    expect(entities).toHaveLength(13);
+    // Twelve identities, the lease and two run records.
+    expect(entities).toHaveLength(15);
     for (const text of [...texts, ...entities.map((e) => JSON.stringify(e)), ...logged]) {
       expect(text).not.toContain(token);
       expect(text).not.toContain("Zk9TOPSECRET");

@@ -19,6 +19,7 @@ function identity(id: string, overrides: Partial<IdentityRecord> = {}): Identity
     episode: 1,
     since: "2026-12-01T06:00:00.000Z",
     resolvedAt: null,
+    resolvedReason: null,
     finding: {
       servicePrincipalId: id,
       servicePrincipalName: `mi-${id.slice(0, 8)}`,
@@ -37,6 +38,7 @@ function identity(id: string, overrides: Partial<IdentityRecord> = {}): Identity
       azureOperations: ["Microsoft.Compute/virtualMachines/runCommand/action"],
       riskSignal: "AzureActivityWithoutSignIn",
       ipAddresses: ["13.69.68.14"],
+      discoveredBy: "SignInLogs",
       extra: {},
       signinAnchor: "2026-03-02T01:09:44.778Z",
     },

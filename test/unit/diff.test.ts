@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { ChannelName } from "../../src/config.js";
 import type { Finding } from "../../src/hunt/finding.js";
 import type { ChangeKind } from "../../src/state/diff.js";
-import { diff } from "../../src/state/diff.js";
+import { DELETED_FROM_DIRECTORY, diff, GONE_FROM_RESULT } from "../../src/state/diff.js";
 import type { IdentityRecord } from "../../src/state/records.js";
 import {
   fromIdentityEntity,
@@ -38,6 +38,17 @@ const finding = (overrides: Partial<Finding> = {}): Finding => baseFinding({ ...
 const risky = finding();
 const escalatedFinding = finding({ riskSignal: "AzureActivityWithoutSignIn", azureOpsCount: 3 });
 const quiet = finding({ riskSignal: "", recentChanges: 0, changeTypes: [] });
+const deletedFinding = finding({ directory: { status: "deleted" } });
+const disabledFinding = finding({
+  directory: {
+    status: "found",
+    appId: "5b1f3c2a-0000-4000-8000-000000000001",
+    displayName: "mi-payments-prod-weu",
+    accountEnabled: false,
+    kind: "user-assigned",
+    resourceId: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mi",
+  },
+});
 
 /** What the store would hold for `f` after a run on day 1. */
 function recordOf(f: Finding, overrides: Partial<IdentityRecord> = {}): IdentityRecord {
@@ -49,6 +60,7 @@ function recordOf(f: Finding, overrides: Partial<IdentityRecord> = {}): Identity
     episode: 1,
     since: day1.toISOString(),
     resolvedAt: null,
+    resolvedReason: null,
     finding: storeFinding(f, day1),
     pending: [],
     ...overrides,
@@ -142,7 +154,59 @@ describe("diff", () => {
       previous: [recordOf(risky, { pending: ["teams"] })],
       current: [],
       kind: "resolved",
-      after: recordOf(risky, { status: "resolved", resolvedAt: at, pending: ["teams"] }),
+      after: recordOf(risky, {
+        status: "resolved",
+        resolvedAt: at,
+        resolvedReason: GONE_FROM_RESULT,
+        pending: ["teams"],
+      }),
+      written: true,
+    },
+    {
+      case: "resolves an open identity deleted from the directory, withdrawing what it still owed",
+      previous: [recordOf(risky, { pending: ["teams"] })],
+      current: [deletedFinding],
+      kind: "resolved",
+      after: recordOf(risky, {
+        status: "resolved",
+        resolvedAt: at,
+        resolvedReason: DELETED_FROM_DIRECTORY,
+        finding: storeFinding(deletedFinding, day2),
+        pending: [],
+      }),
+      written: true,
+    },
+    {
+      case: "records a risky identity first seen already deleted as resolved, owed to no channel",
+      previous: [],
+      current: [deletedFinding],
+      kind: "resolved",
+      after: recordOf(deletedFinding, {
+        since: at,
+        status: "resolved",
+        resolvedAt: at,
+        resolvedReason: DELETED_FROM_DIRECTORY,
+        finding: storeFinding(deletedFinding, day2),
+        pending: [],
+      }),
+      written: true,
+    },
+    {
+      case: "writes nothing for a deleted identity already resolved",
+      previous: [
+        recordOf(risky, { status: "resolved", resolvedAt: day1.toISOString(), resolvedReason: DELETED_FROM_DIRECTORY }),
+      ],
+      current: [deletedFinding],
+      kind: "unchanged",
+      after: "before",
+      written: false,
+    },
+    {
+      case: "delivers a disabled identity's risky finding like any other",
+      previous: [],
+      current: [disabledFinding],
+      kind: "new",
+      after: recordOf(disabledFinding, { since: at, finding: storeFinding(disabledFinding, day2), pending: BOTH }),
       written: true,
     },
     {

@@ -29,6 +29,13 @@ describe("the hunt as the Kusto language service reads it", () => {
     expect(analysis.resultColumns).toEqual(expectedColumns);
   });
 
+  it("compiles and yields the same columns with the directory's managed identities passed in", () => {
+    const ids = Array.from({ length: 3 }, (_, i) => `0a1b2c3d-0000-4000-8000-00000000000${i}`);
+    const analysis = analyzeKql(renderHunt(loadHuntTemplate(), defaults, ids), schemas);
+    expect(analysis.errors).toEqual([]);
+    expect(analysis.resultColumns).toEqual(expectedColumns);
+  });
+
   it("keeps its output shape in a workspace that does not collect AzureActivity", () => {
     const withoutActivity = schemas.filter((s) => s.table !== "AzureActivity");
     const analysis = analyzeKql(renderHunt(loadHuntTemplate(), defaults), withoutActivity);

@@ -30,6 +30,7 @@ const restValues: Record<string, unknown> = {
   AzureOperations: null,
   RiskSignal: "CredOrRoleChangeOnStaleIdentity",
   IPAddresses: '["10.1.2.3"]',
+  DiscoveredBy: "SignInLogs",
 };
 
 const expectedFinding: Finding = {
@@ -51,6 +52,7 @@ const expectedFinding: Finding = {
   azureOperations: [],
   riskSignal: "CredOrRoleChangeOnStaleIdentity",
   ipAddresses: ["10.1.2.3"],
+  discoveredBy: "SignInLogs",
   extra: {},
 };
 

@@ -17,7 +17,12 @@ describe("renderHunt literals", () => {
     {
       case: "the defaults",
       params: defaults,
-      lines: ["let LookbackDays = 180d;", "let StaleThreshold = 90d;", "let AllowlistedIPRanges = dynamic([]);"],
+      lines: [
+        "let LookbackDays = 180d;",
+        "let StaleThreshold = 90d;",
+        "let AllowlistedIPRanges = dynamic([]);",
+        "let DirectoryIdentityIds = dynamic([]);",
+      ],
     },
     {
       case: "a longer lookback and two allow-listed ranges",
@@ -26,6 +31,7 @@ describe("renderHunt literals", () => {
         "let LookbackDays = 200d;",
         "let StaleThreshold = 30d;",
         'let AllowlistedIPRanges = dynamic(["10.0.0.0/8","192.168.1.0/24"]);',
+        "let DirectoryIdentityIds = dynamic([]);",
       ],
     },
     {
@@ -35,12 +41,33 @@ describe("renderHunt literals", () => {
         "let LookbackDays = 2d;",
         "let StaleThreshold = 1d;",
         'let AllowlistedIPRanges = dynamic(["0.0.0.0/0"]);',
+        "let DirectoryIdentityIds = dynamic([]);",
       ],
     },
   ];
 
-  it.each(cases)("emits exactly the three parameter lines for $case", ({ params, lines }) => {
+  it.each(cases)("emits exactly the four parameter lines for $case", ({ params, lines }) => {
     expect(parameterBlock(renderHunt(template, params))).toBe(`\n${lines.join("\n")}\n`);
+  });
+
+  it("passes the directory's object ids lowercased, in the order given", () => {
+    const ids = ["0A1B2C3D-0000-4000-8000-000000000001", "0a1b2c3d-0000-4000-8000-000000000002"];
+    expect(parameterBlock(renderHunt(template, defaults, ids))).toContain(
+      'let DirectoryIdentityIds = dynamic(["0a1b2c3d-0000-4000-8000-000000000001","0a1b2c3d-0000-4000-8000-000000000002"]);',
+    );
+  });
+
+  it.each([
+    {
+      case: "an id that closes the literal and appends a query",
+      id: '00000000-0000-4000-8000-000000000001"]); AuditLogs //',
+    },
+    { case: "an id with a new line", id: "00000000-0000-4000-8000-000000000001\n| take 1" },
+    { case: "a display name instead of an id", id: "mi-payments" },
+  ])("rejects $case with an error instead of a query", ({ id }) => {
+    expect(() => renderHunt(template, defaults, [id])).toThrow(
+      /^Hunt parameters: directory object id .* is not a GUID$/,
+    );
   });
 
   it.each(cases)("leaves the template byte for byte unchanged outside the parameter block for $case", ({ params }) => {
@@ -57,9 +84,9 @@ describe("renderHunt literals", () => {
   });
 
   it("renders a small template's surroundings verbatim, whitespace and all", () => {
-    const small = `// head\r\n  ${BEGIN}\nlet LookbackDays = 1d;\nlet StaleThreshold = 1d;\nlet AllowlistedIPRanges = dynamic([]);\n${END}\n\tT | take 1 \n`;
+    const small = `// head\r\n  ${BEGIN}\nlet LookbackDays = 1d;\nlet StaleThreshold = 1d;\nlet AllowlistedIPRanges = dynamic([]);\nlet DirectoryIdentityIds = dynamic([]);\n${END}\n\tT | take 1 \n`;
     expect(renderHunt(small, defaults)).toBe(
-      `// head\r\n  ${BEGIN}\nlet LookbackDays = 180d;\nlet StaleThreshold = 90d;\nlet AllowlistedIPRanges = dynamic([]);\n${END}\n\tT | take 1 \n`,
+      `// head\r\n  ${BEGIN}\nlet LookbackDays = 180d;\nlet StaleThreshold = 90d;\nlet AllowlistedIPRanges = dynamic([]);\nlet DirectoryIdentityIds = dynamic([]);\n${END}\n\tT | take 1 \n`,
     );
   });
 });
@@ -127,6 +154,7 @@ describe("renderHunt template checks", () => {
     "let LookbackDays = 180d;",
     "let StaleThreshold = 90d;",
     "let AllowlistedIPRanges = dynamic([]);",
+    "let DirectoryIdentityIds = dynamic([]);",
   ].join("\n");
   const cases: { case: string; template: string; says: RegExp }[] = [
     {
@@ -152,7 +180,7 @@ describe("renderHunt template checks", () => {
     {
       case: "a template with an extra parameter",
       template: `${BEGIN}\n${block}\nlet Extra = 1;\n${END}\nT\n`,
-      says: /declares LookbackDays, StaleThreshold, AllowlistedIPRanges, Extra/,
+      says: /declares LookbackDays, StaleThreshold, AllowlistedIPRanges, DirectoryIdentityIds, Extra/,
     },
     {
       case: "a template with a missing parameter",

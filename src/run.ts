@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { ChannelName, HuntParameters } from "./config.js";
-import type { Finding } from "./hunt/finding.js";
-import { fingerprintOf, isRisky } from "./hunt/finding.js";
-import { parseFindings } from "./hunt/parse.js";
 import type { DirectoryIdentity, DirectoryView } from "./graph/directory.js";
 import { enrichFindings, isObjectId } from "./graph/directory.js";
 import type { DirectorySource } from "./graph/source.js";
 import { GET_BY_IDS_LIMIT } from "./graph/source.js";
+import type { Finding } from "./hunt/finding.js";
+import { fingerprintOf, isRisky } from "./hunt/finding.js";
+import { parseFindings } from "./hunt/parse.js";
 import { huntTimespan, renderHunt } from "./hunt/query.js";
 import type { HuntSource } from "./hunt/source.js";
 import type { Channel, ChannelReport, OwedDelivery } from "./notify/channel.js";
@@ -213,7 +213,9 @@ async function enrich(
   const asked = new Set<string>();
   let error = inventory.error;
   const unknown = [
-    ...new Set(findings.map((f) => f.servicePrincipalId.toLowerCase()).filter((id) => isObjectId(id) && !found.has(id))),
+    ...new Set(
+      findings.map((f) => f.servicePrincipalId.toLowerCase()).filter((id) => isObjectId(id) && !found.has(id)),
+    ),
   ];
   for (let start = 0; start < unknown.length; start += GET_BY_IDS_LIMIT) {
     const batch = unknown.slice(start, start + GET_BY_IDS_LIMIT);

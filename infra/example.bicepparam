@@ -1,6 +1,6 @@
 // Parameters for `az deployment group create --resource-group <rg> --parameters infra/example.bicepparam`.
 // Copy it, fill in your values; every other parameter of main.bicep has a default. The Teams webhook URL is a
-// secret: do not write it here, pass it on the command line (see the README).
+// secret: it is read from the environment of the deploying shell, never written here (see the README).
 using 'main.bicep'
 
 param environmentName = 'prod'
@@ -8,3 +8,6 @@ param sentinelWorkspaceResourceId = '/subscriptions/00000000-0000-0000-0000-0000
 param alertEmail = 'soc@example.com'
 param notifyChannels = 'teams,sentinel'
 param timerSchedule = '0 0 6 * * *'
+
+// Empty (not set) leaves the secret already in Key Vault as it is.
+param teamsWebhookUrl = readEnvironmentVariable('TEAMS_WEBHOOK_URL', '')

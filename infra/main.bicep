@@ -17,9 +17,11 @@ param environmentName string
 @description('Region of the new resources. Must offer the Flex Consumption plan.')
 param location string = resourceGroup().location
 
+@minLength(1)
 @description('ARM resource id of the Log Analytics workspace with Microsoft Sentinel: the hunt queries it and incidents are created in it. /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>')
 param sentinelWorkspaceResourceId string
 
+@minLength(3)
 @description('E-mail address that receives the failure and missed-run alerts.')
 param alertEmail string
 

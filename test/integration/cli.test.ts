@@ -81,7 +81,7 @@ describe("stale-mi CLI, called in-process", () => {
       resolved: 0,
       delivered: { teams: 5, sentinel: 5 },
       pending: 0,
-      requests: { logAnalytics: 0, storage: { reads: 2, writes: 6 } },
+      requests: { logAnalytics: 0, storage: { reads: 2, writes: 5 } },
     });
     expect(typeof summary.runId).toBe("string");
     expect(typeof summary.durationMs).toBe("number");

@@ -13,7 +13,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { projectRoot } from "../src/paths.js";
 import { startAzurite } from "../src/state/azurite.js";
 import type { CoreFigures } from "./bench/core.js";
@@ -91,9 +91,22 @@ function child<T>(args: string[]): Promise<T> {
   });
 }
 
+/** Azurite in a process of its own (as startAzurite always runs it), with the 3.36 lookup order preloaded. */
+async function startBenchAzurite() {
+  const before = process.env.NODE_OPTIONS;
+  // startAzurite's child inherits the environment; the detector's children, started later, do not get this.
+  process.env.NODE_OPTIONS = `${before ?? ""} --import ${pathToFileURL(join(here, "bench", "azuriteLookup.js")).href}`;
+  try {
+    return await startAzurite(undefined);
+  } finally {
+    if (before === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = before;
+  }
+}
+
 async function runSize(identities: number, seed: number, dir: string): Promise<Scenario[]> {
   // A fresh Azurite per size: each starts from an empty service, and its memory is not the detector's.
-  const azurite = await startAzurite(undefined);
+  const azurite = await startBenchAzurite();
   const proxy = await startCountingProxy(azurite.connectionString);
   const scenarios: Scenario[] = [];
   try {
@@ -277,7 +290,7 @@ try {
 
 const rows = scenarios.map(cells);
 const results = targets(scenarios);
-const machine = `Node ${process.versions.node}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, in-memory Azurite 3.35 behind a counting proxy, channels ${BENCH_CHANNELS} to an outbox, seed ${options.seed}`;
+const machine = `Node ${process.versions.node}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, in-memory Azurite 3.35 (with 3.36's lookup order) behind a counting proxy, channels ${BENCH_CHANNELS} to an outbox, seed ${options.seed}`;
 console.log(`\n${machine}\n`);
 console.log(plainTable(rows));
 if (core) console.log(`\n${coreLine(core)}`);

@@ -37,14 +37,18 @@ interface Options {
 }
 
 function parseArgs(args: readonly string[]): Options {
-  const options: Options = { sizes: [1000, 10_000, 100_000], seed: 1, core: true, readme: false };
+  const options: Options = { sizes: [], seed: 1, core: true, readme: false };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] ?? "";
     if (arg === "--no-core") options.core = false;
     else if (arg === "--readme") options.readme = true;
     else if (arg === "--seed") options.seed = Number(args[++i]);
-    else options.sizes = arg.split(",").map((s) => Number(s.replace(/_/g, "")));
+    else
+      options.sizes.push(
+        ...arg.split(",").map((s) => (/^\d[\d_]*$/.test(s) ? Number(s.replace(/_/g, "")) : Number.NaN)),
+      );
   }
+  if (options.sizes.length === 0) options.sizes = [1000, 10_000, 100_000];
   if (!Number.isSafeInteger(options.seed) || options.sizes.some((n) => !Number.isSafeInteger(n) || n < 1)) {
     console.error("Usage: npm run bench [-- 1000,10000,100000] [--seed N] [--no-core] [--readme]");
     process.exit(2);

@@ -267,18 +267,38 @@ async function deliverOwed(
         return { record, finding, retry: !plannedNow.has(record.servicePrincipalId.toLowerCase()) };
       });
 
-  for (const channel of deps.channels) {
+  // Identities whose flags for these channels only memory has cleared so far: a lazily acknowledging channel's
+  // flag rides on a later channel's write of the same row, so a row owed to two channels is written once, not twice.
+  const unstored = new Map<string, ChannelName[]>();
+  const store = async (updated: readonly IdentityRecord[]) => {
+    await deps.store.saveIdentities(updated);
+    // Only what is stored counts as delivered: a failed save leaves these pending in the summary too.
+    for (const record of updated) {
+      const key = record.servicePrincipalId.toLowerCase();
+      records.set(key, record);
+      unstored.delete(key);
+    }
+  };
+
+  for (const [index, channel] of deps.channels.entries()) {
     const owed = owedOn(channel.name);
     if (owed.length === 0) continue;
+    const later = new Set(deps.channels.slice(index + 1).map((c) => c.name));
     const acknowledge = async (ids: readonly string[]) => {
-      const updated: IdentityRecord[] = [];
+      const direct: IdentityRecord[] = [];
       for (const id of ids) {
-        const record = records.get(id.toLowerCase());
-        if (record) updated.push({ ...record, pending: record.pending.filter((c) => c !== channel.name) });
+        const key = id.toLowerCase();
+        const record = records.get(key);
+        if (!record) continue;
+        const updated = { ...record, pending: record.pending.filter((c) => c !== channel.name) };
+        if (channel.acknowledgesLazily && updated.pending.some((c) => later.has(c))) {
+          records.set(key, updated);
+          unstored.set(key, [...(unstored.get(key) ?? []), channel.name]);
+        } else {
+          direct.push(updated);
+        }
       }
-      await deps.store.saveIdentities(updated);
-      // Only what is stored counts as delivered: a failed save leaves these pending in the summary too.
-      for (const record of updated) records.set(record.servicePrincipalId.toLowerCase(), record);
+      if (direct.length > 0) await store(direct);
     };
     let report: ChannelReport;
     try {
@@ -292,5 +312,20 @@ async function deliverOwed(
       summary.failures.push(failure);
       deps.log.warn(failure);
     }
+  }
+
+  // What no later write carried (that channel failed or ran out of time) is stored now.
+  if (unstored.size === 0) return;
+  try {
+    await store([...unstored.keys()].flatMap((key) => records.get(key) ?? []));
+  } catch (error) {
+    for (const [key, channels] of unstored) {
+      const record = records.get(key);
+      if (record) records.set(key, { ...record, pending: [...channels, ...record.pending] });
+      for (const channel of channels) summary.delivered[channel]--;
+    }
+    const failure = `Could not record ${unstored.size} deliveries (${(error as Error).message}); they stay pending, and the next run looks each one up before sending it again`;
+    summary.failures.push(failure);
+    deps.log.warn(failure);
   }
 }

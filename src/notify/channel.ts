@@ -33,5 +33,10 @@ export function outOfTime(left: number, what: "Teams message" | "Sentinel incide
 
 export interface Channel {
   readonly name: ChannelName;
+  /**
+   * Re-delivering what was delivered but never acknowledged repeats nothing on this channel, so the run may
+   * store its acknowledgement together with a later channel's write of the same row, not in a write of its own.
+   */
+  readonly acknowledgesLazily?: boolean;
   deliver(owed: readonly OwedDelivery[], context: DeliveryContext): Promise<ChannelReport>;
 }

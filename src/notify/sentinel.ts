@@ -14,6 +14,8 @@ export interface SentinelTransport {
 
 export class SentinelChannel implements Channel {
   readonly name = "sentinel" as const;
+  /** A retried incident is looked up before it is sent (below), so a lost acknowledgement costs one GET. */
+  readonly acknowledgesLazily = true;
 
   constructor(
     private readonly transport: SentinelTransport,

@@ -81,7 +81,7 @@ describe("stale-mi CLI, called in-process", () => {
       resolved: 0,
       delivered: { teams: 7, sentinel: 7 },
       pending: 0,
-      requests: { logAnalytics: 0, graph: 0, storage: { reads: 2, writes: 6 } },
+      requests: { logAnalytics: 0, graph: 0, storage: { reads: 2, writes: 5 } },
     });
     // Enrichment is off for a replay without a directory file or a Graph endpoint.
     expect(summary).not.toHaveProperty("directory");

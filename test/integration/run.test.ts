@@ -281,6 +281,40 @@ describe("runDetection through assembleRun, with replay files, an outbox and Azu
     expect(outboxFiles(outbox).sentinel).toHaveLength(7);
   });
 
+  it("writes a row owed to Sentinel and Teams once after delivery, not once per channel", async () => {
+    const day1 = await run(samplePath(1), DAY_1);
+
+    expect(counts(day1)).toEqual(DAY_1_ON_EMPTY_STATE);
+    // The table, the lease, the plan, the one Teams message's acknowledgement (carrying Sentinel's), the run record.
+    expect(day1.requests.storage.writes).toBe(5);
+    expect((await identityRows(table)).every((r) => r.Pending === "")).toBe(true);
+  });
+
+  it("stores Sentinel's acknowledgements at the end of the run when Teams, which would have carried them, fails", async () => {
+    mkdirSync(outbox);
+    // A regular file where the Teams folder should be: the digest fails for real.
+    writeFileSync(join(outbox, "teams"), "not a folder");
+
+    const first = await run(samplePath(1), DAY_1);
+
+    const risky = DAY_1_RISKY.length;
+    expect(first).toMatchObject({ status: "pending", delivered: { teams: 0, sentinel: risky }, pending: risky });
+    const rows = await identityRows(table);
+    expect(
+      rows
+        .filter((r) => r.Pending === "teams")
+        .map((r) => String(r.ServicePrincipalId))
+        .sort(),
+    ).toEqual(idsOf(DAY_1_RISKY));
+
+    rmSync(join(outbox, "teams"));
+    const second = await run(samplePath(1), DAY_1);
+
+    expect(second).toMatchObject({ status: "done", delivered: { teams: risky, sentinel: 0 }, pending: 0 });
+    expect(sentinelIds()).toEqual(idsOf(DAY_1_RISKY));
+    expect((await identityRows(table)).every((r) => r.Pending === "")).toBe(true);
+  });
+
   it("stops counting a delivery as pending once its channel is taken out of NOTIFY_CHANNELS", async () => {
     mkdirSync(outbox);
     writeFileSync(join(outbox, "sentinel"), "not a folder");

@@ -172,6 +172,8 @@ async function deliverOwed(
         return { record, finding, retry: !plannedNow.has(record.servicePrincipalId.toLowerCase()) };
       });
 
+  // Once an acknowledgement cannot be stored, nothing more is sent: what cannot be recorded would be sent again.
+  let storageLost: Error | undefined;
   for (const channel of deps.channels) {
     const owed = owedOn(channel.name);
     if (owed.length === 0) continue;
@@ -181,7 +183,12 @@ async function deliverOwed(
         const record = records.get(id.toLowerCase());
         if (record) updated.push({ ...record, pending: record.pending.filter((c) => c !== channel.name) });
       }
-      await deps.store.saveIdentities(updated);
+      try {
+        await deps.store.saveIdentities(updated);
+      } catch (error) {
+        storageLost = error as Error;
+        throw error;
+      }
       // Only what is stored counts as delivered: a failed save leaves these pending in the summary too.
       for (const record of updated) records.set(record.servicePrincipalId.toLowerCase(), record);
     };
@@ -196,6 +203,11 @@ async function deliverOwed(
     for (const failure of report.failures) {
       summary.failures.push(failure);
       deps.log.warn(failure);
+    }
+    if (storageLost) {
+      throw new Error(
+        `${storageLost.message}; no further deliveries were attempted, and the next run retries every one not recorded as done`,
+      );
     }
   }
 }

@@ -2,6 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { TableClient } from "@azure/data-tables";
 import { HANG, startArmPeer } from "./armPeer.js";
 import type { Exit } from "./cli.js";
 import { spawnCli } from "./cli.js";
@@ -60,8 +61,10 @@ export interface TrialOutcome {
 export const label = (p: KillPoint): string => `${p.target} request ${p.n} (${p.moment})`;
 
 /** Ages the lease left by a killed run past its expiry, which otherwise takes RUN_TIME_BUDGET_SECONDS + 60 s. */
-export async function expireLease(table: string): Promise<void> {
-  const client = tableClient(table);
+export async function expireLease(table: string, connectionString?: string): Promise<void> {
+  const client = connectionString
+    ? TableClient.fromConnectionString(connectionString, table, { allowInsecureConnection: true })
+    : tableClient(table);
   try {
     const lease = await client.getEntity("run", "lease");
     await client.updateEntity(

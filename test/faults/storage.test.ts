@@ -1,0 +1,186 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { TableClient } from "@azure/data-tables";
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { RunningAzurite } from "../../src/state/azurite.js";
+import { startAzurite } from "../../src/state/azurite.js";
+import type { ArmPeer } from "../helpers/armPeer.js";
+import { startArmPeer } from "../helpers/armPeer.js";
+import type { Exit } from "../helpers/cli.js";
+import { buildCli, spawnCli } from "../helpers/cli.js";
+import { DAYS, expireLease, WEBHOOK_PATH, WORKSPACE } from "../helpers/crashTrial.js";
+import type { ProxiedRequest, TableProxy } from "../helpers/tableProxy.js";
+import { startTableProxy } from "../helpers/tableProxy.js";
+import { hostileSampleName } from "../helpers/tables.js";
+import type { TeamsPeer } from "../helpers/teamsPeer.js";
+import { startTeamsPeer } from "../helpers/teamsPeer.js";
+
+/**
+ * Storage disappears mid-run: the CLI's state is an Azurite of the test's own, with its data on disk, behind a
+ * proxy. At a chosen Table request Azurite is stopped (cleanly, so what it had stored is on disk) and the
+ * proxy stops listening: to the CLI, storage is gone. The run must fail saying so, with exit code 1. Then a
+ * new Azurite on the same data comes up and the next run must end exactly as a run that never failed.
+ */
+
+const TABLE = "StaleState";
+const DAY_1 = DAYS[0];
+
+let dir: string;
+let cwd: string;
+let azurite: RunningAzurite | undefined;
+let proxy: TableProxy | undefined;
+let arm: ArmPeer;
+let teams: TeamsPeer;
+
+beforeAll(buildCli, 120_000);
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), "stale-mi-storage-"));
+  cwd = mkdtempSync(join(tmpdir(), "stale-mi-storage-cwd-"));
+  arm = await startArmPeer();
+  teams = await startTeamsPeer({ path: WEBHOOK_PATH, hostileNames: [hostileSampleName()] });
+});
+
+afterEach(async () => {
+  await proxy?.close();
+  await azurite?.stop();
+  await Promise.all([arm.close(), teams.close()]);
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(cwd, { recursive: true, force: true });
+});
+
+function runDay1(connectionString: string): Promise<Exit> {
+  const settings = {
+    NOTIFY_CHANNELS: "teams,sentinel",
+    TEAMS_WEBHOOK_URL: `${teams.url}${WEBHOOK_PATH}`,
+    ARM_ENDPOINT: arm.url,
+    SENTINEL_WORKSPACE_RESOURCE_ID: WORKSPACE,
+    STATE_TABLE_NAME: TABLE,
+    HUNT_LOOKBACK_DAYS: "365",
+    RUN_TIME_BUDGET_SECONDS: "30",
+    HUNT_SERVER_TIMEOUT_SECONDS: "20",
+  };
+  const args = ["run", "--replay", DAY_1.replay, "--now", DAY_1.now, "--state-connection", connectionString, "--json"];
+  return spawnCli(args, settings, cwd).exit;
+}
+
+async function identityRows(connectionString: string) {
+  const client = TableClient.fromConnectionString(connectionString, TABLE, { allowInsecureConnection: true });
+  const rows: Record<string, unknown>[] = [];
+  for await (const e of client.listEntities({ queryOptions: { filter: "PartitionKey eq 'identity'" } })) {
+    const { etag: _etag, timestamp: _timestamp, ...row } = e as Record<string, unknown>;
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** How often each ServicePrincipalId appears across the Teams messages accepted so far. */
+const shownOnTeams = () => teams.accepted.map((m) => JSON.stringify(m));
+
+interface Scenario {
+  when: string;
+  /** Whether storage goes at this request (the counts start at 1 for the run's first Table request). */
+  at: (request: ProxiedRequest, batches: number) => boolean;
+  /** What the failed run's error says it could not do. */
+  could: string;
+  /** Incidents and Teams messages the failed run delivered before storage went. */
+  incidents: number;
+  messages: number;
+}
+
+const SCENARIOS: Scenario[] = [
+  { when: "while it reads the lease", at: (r) => r.n === 1, could: "read the lease", incidents: 0, messages: 0 },
+  {
+    when: "before the plan is stored",
+    at: (r, batches) => r.url.includes("$batch") && batches === 1,
+    could: "save 9 identity rows",
+    incidents: 0,
+    messages: 0,
+  },
+  {
+    when: "when the Sentinel incidents are acknowledged, before Teams",
+    at: (r, batches) => r.url.includes("$batch") && batches === 2,
+    could: "save 5 identity rows",
+    incidents: 5,
+    messages: 0,
+  },
+];
+
+describe("Table Storage stopped in the middle of a run", () => {
+  let reference: Record<string, unknown>[];
+
+  beforeAll(async () => {
+    // The rows a run that never failed leaves, on an Azurite of its own.
+    const clean = await startAzurite(undefined);
+    const cleanArm = await startArmPeer();
+    const cleanTeams = await startTeamsPeer({ path: WEBHOOK_PATH });
+    const saved = { arm, teams };
+    arm = cleanArm;
+    teams = cleanTeams;
+    try {
+      const exit = await runDay1(clean.connectionString);
+      expect(exit.code, exit.stderr).toBe(0);
+      reference = await identityRows(clean.connectionString);
+    } finally {
+      arm = saved.arm;
+      teams = saved.teams;
+      await Promise.all([cleanArm.close(), cleanTeams.close(), clean.stop()]);
+    }
+    expect(reference).toHaveLength(9);
+  }, 60_000);
+
+  it.each(SCENARIOS)(
+    "fails with exit 1 naming the table $when, and the next run ends as if it had not happened",
+    async (scenario) => {
+      azurite = await startAzurite(dir);
+      const first = azurite;
+      proxy = await startTableProxy(first.connectionString);
+      const gone = proxy;
+      let batches = 0;
+      proxy.fault = (request) => {
+        if (request.url.includes("$batch")) batches++;
+        if (!scenario.at(request, batches)) return undefined;
+        return {
+          moment: "before",
+          act: async () => {
+            await first.stop();
+            await gone.close();
+          },
+        };
+      };
+
+      const failed = await runDay1(proxy.connectionString);
+
+      expect(failed.code, failed.stderr).toBe(1);
+      const summary = JSON.parse(failed.stdout) as { status: string; error: string };
+      expect(summary.status).toBe("failed");
+      const endpoint = /TableEndpoint=([^;]+)/.exec(proxy.connectionString)?.[1]?.replace(/\/$/, "");
+      expect(summary.error).toContain(`Table Storage: could not ${scenario.could} in table ${TABLE} at ${endpoint}`);
+      expect(summary.error).toMatch(/ECONNREFUSED|ECONNRESET|socket hang up/);
+      expect(arm.incidents.size).toBe(scenario.incidents);
+      expect(teams.accepted).toHaveLength(scenario.messages);
+
+      // Storage is back, on the same data, at another address; a lease the failed run could not release has
+      // expired by the time the next run comes (the timer's next day): age it rather than wait 90 s.
+      azurite = await startAzurite(dir);
+      await expireLease(TABLE, azurite.connectionString);
+      const next = await runDay1(azurite.connectionString);
+
+      expect(next.code, next.stderr).toBe(0);
+      expect(JSON.parse(next.stdout)).toMatchObject({ status: "done", pending: 0 });
+      expect(await identityRows(azurite.connectionString)).toEqual(reference);
+      expect(arm.incidents.size).toBe(5);
+      // No incident was created twice, and Teams got the day's digest exactly once.
+      for (const id of arm.incidents.keys())
+        expect(
+          arm.methodsFor(id).filter((m) => m === "PUT"),
+          id,
+        ).toHaveLength(1);
+      expect(shownOnTeams()).toHaveLength(1);
+      expect(arm.violations).toEqual([]);
+      expect(teams.violations).toEqual([]);
+    },
+    90_000,
+  );
+});

@@ -41,7 +41,7 @@ export interface KillPoint {
    * the connection is cut. after: the request is served (stored, posted, created) but the answer never
    * reaches the CLI.
    */
-  moment: ProxyMoment;
+  moment: Exclude<ProxyMoment, "hold">;
 }
 
 export interface TrialOutcome {

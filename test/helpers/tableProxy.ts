@@ -9,7 +9,8 @@ import type { AddressInfo } from "node:net";
  * hears so. Requests are counted from 1 as they arrive, retries included.
  */
 
-export type ProxyMoment = "before" | "during" | "after";
+/** before, during, after: act, and never answer. hold: wait for act, then forward as usual. */
+export type ProxyMoment = "before" | "during" | "after" | "hold";
 
 export interface ProxiedRequest {
   n: number;
@@ -86,6 +87,7 @@ export async function startTableProxy(azuriteConnectionString: string): Promise<
         await forward(req, request.body, true).catch(() => undefined);
         return void (await fault.act());
       }
+      if (fault?.moment === "hold") await fault.act();
       const answer = await forward(req, request.body);
       if (fault?.moment === "after") return void (await fault.act());
       res.writeHead(answer.status, answer.headers);

@@ -203,10 +203,10 @@ async function replay(days: readonly Day[]): Promise<Trace> {
 function deliveryProblems(trace: Trace): { problems: string[]; superseded: number } {
   const problems: string[] = [];
   let superseded = 0;
-  const key = (c: string, id: string, fp: string, ep: number) => `${c} ${fp} episode ${ep}`;
+  const key = (c: string, fp: string, ep: number) => `${c} ${fp} episode ${ep}`;
   const seen = new Set<string>();
   for (const d of trace.delivered) {
-    const k = key(d.channel, d.servicePrincipalId, d.fingerprint, d.episode);
+    const k = key(d.channel, d.fingerprint, d.episode);
     if (d.riskSignal === "") problems.push(`a finding without a risk signal was delivered: ${k}`);
     if (seen.has(k)) problems.push(`delivered twice: ${k}`);
     seen.add(k);
@@ -216,7 +216,7 @@ function deliveryProblems(trace: Trace): { problems: string[]; superseded: numbe
   }
   for (const [i, start] of trace.starts.entries()) {
     for (const channel of CHANNELS) {
-      if (seen.has(key(channel, start.id, start.fingerprint, start.episode))) continue;
+      if (seen.has(key(channel, start.fingerprint, start.episode))) continue;
       // Left undelivered only when superseded: the identity started another episode (a changed signal, or
       // back after a resolution) before this channel next delivered everything it owed.
       const next = trace.starts.slice(i + 1).find((s) => s.id === start.id);

@@ -101,13 +101,18 @@ function problemsOf(outcome: TrialOutcome): string[] {
   return problems;
 }
 
-/** Every kill point of one target: each request of the fault-free run, at each moment that applies to it. */
+/**
+ * Every kill point of one target: each request of the fault-free run, at each moment that differs for it.
+ * A read has no effect to lose, so killing after it was served is killing before: only "before" is swept.
+ */
 function killPoints(target: Target): KillPoint[] {
   return reference.requests[target].flatMap((request, i) => {
     const moments =
-      target === "table" && request.bodyBytes > 0
-        ? (["before", "during", "after"] as const)
-        : (["before", "after"] as const);
+      request.method === "GET"
+        ? (["before"] as const)
+        : target === "table" && request.bodyBytes > 0
+          ? (["before", "during", "after"] as const)
+          : (["before", "after"] as const);
     return moments.map((moment) => ({ target, n: i + 1, moment }));
   });
 }

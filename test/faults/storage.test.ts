@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TableClient } from "@azure/data-tables";
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { RunningAzurite } from "../../src/state/azurite.js";
 import { startAzurite } from "../../src/state/azurite.js";
 import type { ArmPeer } from "../helpers/armPeer.js";
@@ -10,7 +10,7 @@ import { startArmPeer } from "../helpers/armPeer.js";
 import type { Exit } from "../helpers/cli.js";
 import { buildCli, spawnCli } from "../helpers/cli.js";
 import { DAYS, expireLease, WEBHOOK_PATH, WORKSPACE } from "../helpers/crashTrial.js";
-import type { ProxiedRequest, TableProxy } from "../helpers/tableProxy.js";
+import type { ProxiedRequest } from "../helpers/tableProxy.js";
 import { startTableProxy } from "../helpers/tableProxy.js";
 import { hostileSampleName } from "../helpers/tables.js";
 import type { TeamsPeer } from "../helpers/teamsPeer.js";
@@ -26,31 +26,33 @@ import { startTeamsPeer } from "../helpers/teamsPeer.js";
 const TABLE = "StaleState";
 const DAY_1 = DAYS[0];
 
-let dir: string;
-let cwd: string;
-let azurite: RunningAzurite | undefined;
-let proxy: TableProxy | undefined;
-let arm: ArmPeer;
-let teams: TeamsPeer;
-
 beforeAll(buildCli, 120_000);
 
-beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), "stale-mi-storage-"));
-  cwd = mkdtempSync(join(tmpdir(), "stale-mi-storage-cwd-"));
-  arm = await startArmPeer();
-  teams = await startTeamsPeer({ path: WEBHOOK_PATH, hostileNames: [hostileSampleName()] });
-});
+/** What one scenario runs against: its own stand-ins, working directory and Azurite data directory. */
+interface Peers {
+  arm: ArmPeer;
+  teams: TeamsPeer;
+  cwd: string;
+  dir: string;
+}
 
-afterEach(async () => {
-  await proxy?.close();
-  await azurite?.stop();
-  await Promise.all([arm.close(), teams.close()]);
-  rmSync(dir, { recursive: true, force: true });
-  rmSync(cwd, { recursive: true, force: true });
-});
+async function withPeers<T>(body: (peers: Peers) => Promise<T>): Promise<T> {
+  const peers: Peers = {
+    arm: await startArmPeer(),
+    teams: await startTeamsPeer({ path: WEBHOOK_PATH, hostileNames: [hostileSampleName()] }),
+    cwd: mkdtempSync(join(tmpdir(), "stale-mi-storage-cwd-")),
+    dir: mkdtempSync(join(tmpdir(), "stale-mi-storage-")),
+  };
+  try {
+    return await body(peers);
+  } finally {
+    await Promise.all([peers.arm.close(), peers.teams.close()]);
+    rmSync(peers.cwd, { recursive: true, force: true });
+    rmSync(peers.dir, { recursive: true, force: true });
+  }
+}
 
-function runDay1(connectionString: string): Promise<Exit> {
+function runDay1(connectionString: string, { arm, teams, cwd }: Peers): Promise<Exit> {
   const settings = {
     NOTIFY_CHANNELS: "teams,sentinel",
     TEAMS_WEBHOOK_URL: `${teams.url}${WEBHOOK_PATH}`,
@@ -75,12 +77,9 @@ async function identityRows(connectionString: string) {
   return rows;
 }
 
-/** How often each ServicePrincipalId appears across the Teams messages accepted so far. */
-const shownOnTeams = () => teams.accepted.map((m) => JSON.stringify(m));
-
 interface Scenario {
   when: string;
-  /** Whether storage goes at this request (the counts start at 1 for the run's first Table request). */
+  /** Whether storage goes at this request (counted from 1), given how many transactions came so far. */
   at: (request: ProxiedRequest, batches: number) => boolean;
   /** What the failed run's error says it could not do. */
   could: string;
@@ -112,74 +111,81 @@ describe("Table Storage stopped in the middle of a run", () => {
 
   beforeAll(async () => {
     // The rows a run that never failed leaves, on an Azurite of its own.
-    const clean = await startAzurite(undefined);
-    const cleanArm = await startArmPeer();
-    const cleanTeams = await startTeamsPeer({ path: WEBHOOK_PATH });
-    const saved = { arm, teams };
-    arm = cleanArm;
-    teams = cleanTeams;
-    try {
-      const exit = await runDay1(clean.connectionString);
-      expect(exit.code, exit.stderr).toBe(0);
-      reference = await identityRows(clean.connectionString);
-    } finally {
-      arm = saved.arm;
-      teams = saved.teams;
-      await Promise.all([cleanArm.close(), cleanTeams.close(), clean.stop()]);
-    }
+    reference = await withPeers(async (peers) => {
+      const clean = await startAzurite(undefined);
+      try {
+        const exit = await runDay1(clean.connectionString, peers);
+        expect(exit.code, exit.stderr).toBe(0);
+        return await identityRows(clean.connectionString);
+      } finally {
+        await clean.stop();
+      }
+    });
     expect(reference).toHaveLength(9);
   }, 60_000);
 
-  it.each(SCENARIOS)(
+  // Concurrent: each waits mostly on the storage client's retries against a storage that is gone.
+  it.concurrent.each(SCENARIOS)(
     "fails with exit 1 naming the table $when, and the next run ends as if it had not happened",
     async (scenario) => {
-      azurite = await startAzurite(dir);
-      const first = azurite;
-      proxy = await startTableProxy(first.connectionString);
-      const gone = proxy;
-      let batches = 0;
-      proxy.fault = (request) => {
-        if (request.url.includes("$batch")) batches++;
-        if (!scenario.at(request, batches)) return undefined;
-        return {
-          moment: "before",
-          act: async () => {
-            await first.stop();
-            await gone.close();
-          },
-        };
-      };
+      await withPeers(async (peers) => {
+        const { arm, teams } = peers;
+        const first = await startAzurite(peers.dir);
+        const proxy = await startTableProxy(first.connectionString);
+        let second: RunningAzurite | undefined;
+        try {
+          let batches = 0;
+          proxy.fault = (request) => {
+            if (request.url.includes("$batch")) batches++;
+            if (!scenario.at(request, batches)) return undefined;
+            return {
+              moment: "before",
+              act: async () => {
+                await first.stop();
+                await proxy.close();
+              },
+            };
+          };
 
-      const failed = await runDay1(proxy.connectionString);
+          const failed = await runDay1(proxy.connectionString, peers);
 
-      expect(failed.code, failed.stderr).toBe(1);
-      const summary = JSON.parse(failed.stdout) as { status: string; error: string };
-      expect(summary.status).toBe("failed");
-      const endpoint = /TableEndpoint=([^;]+)/.exec(proxy.connectionString)?.[1]?.replace(/\/$/, "");
-      expect(summary.error).toContain(`Table Storage: could not ${scenario.could} in table ${TABLE} at ${endpoint}`);
-      expect(summary.error).toMatch(/ECONNREFUSED|ECONNRESET|socket hang up/);
-      expect(arm.incidents.size).toBe(scenario.incidents);
-      expect(teams.accepted).toHaveLength(scenario.messages);
+          expect(failed.code, failed.stderr).toBe(1);
+          const summary = JSON.parse(failed.stdout) as { status: string; error: string };
+          expect(summary.status).toBe("failed");
+          const endpoint = /TableEndpoint=([^;]+)/.exec(proxy.connectionString)?.[1]?.replace(/\/$/, "");
+          expect(summary.error).toContain(
+            `Table Storage: could not ${scenario.could} in table ${TABLE} at ${endpoint}`,
+          );
+          expect(summary.error).toMatch(/ECONNREFUSED|ECONNRESET|socket hang up/);
+          expect(arm.incidents.size).toBe(scenario.incidents);
+          expect(teams.accepted).toHaveLength(scenario.messages);
 
-      // Storage is back, on the same data, at another address; a lease the failed run could not release has
-      // expired by the time the next run comes (the timer's next day): age it rather than wait 90 s.
-      azurite = await startAzurite(dir);
-      await expireLease(TABLE, azurite.connectionString);
-      const next = await runDay1(azurite.connectionString);
+          // Storage is back, on the same data, at another address; a lease the failed run could not release
+          // has expired by the time the next run comes (the timer's next day): age it rather than wait 90 s.
+          second = await startAzurite(peers.dir);
+          await expireLease(TABLE, second.connectionString);
+          const next = await runDay1(second.connectionString, peers);
 
-      expect(next.code, next.stderr).toBe(0);
-      expect(JSON.parse(next.stdout)).toMatchObject({ status: "done", pending: 0 });
-      expect(await identityRows(azurite.connectionString)).toEqual(reference);
-      expect(arm.incidents.size).toBe(5);
-      // No incident was created twice, and Teams got the day's digest exactly once.
-      for (const id of arm.incidents.keys())
-        expect(
-          arm.methodsFor(id).filter((m) => m === "PUT"),
-          id,
-        ).toHaveLength(1);
-      expect(shownOnTeams()).toHaveLength(1);
-      expect(arm.violations).toEqual([]);
-      expect(teams.violations).toEqual([]);
+          expect(next.code, next.stderr).toBe(0);
+          expect(JSON.parse(next.stdout)).toMatchObject({ status: "done", pending: 0 });
+          expect(await identityRows(second.connectionString)).toEqual(reference);
+          expect(arm.incidents.size).toBe(5);
+          // No incident was created twice, and Teams got the day's digest exactly once.
+          for (const id of arm.incidents.keys()) {
+            expect(
+              arm.methodsFor(id).filter((m) => m === "PUT"),
+              id,
+            ).toHaveLength(1);
+          }
+          expect(teams.accepted).toHaveLength(1);
+          expect(arm.violations).toEqual([]);
+          expect(teams.violations).toEqual([]);
+        } finally {
+          await proxy.close();
+          await first.stop();
+          await second?.stop();
+        }
+      });
     },
     90_000,
   );

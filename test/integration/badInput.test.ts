@@ -330,7 +330,6 @@ describe("hostile strings: accepted, and inert and bounded in every delivery", (
 });
 
 describe("every invalid setting: exit 2 naming it, no state touched", () => {
-  const stateless = () => `stale-${Math.random().toString(36).slice(2)}`;
   /** A value each setting refuses, and the exact line the CLI prints for it. */
   const BAD: Record<string, [string, string]> = {
     LOG_ANALYTICS_WORKSPACE_ID: ["not-a-guid", 'LOG_ANALYTICS_WORKSPACE_ID: expected a GUID, got "not-a-guid"'],
@@ -427,8 +426,8 @@ describe("every invalid setting: exit 2 naming it, no state touched", () => {
   });
 
   it.each(Object.entries(BAD))("%s", async (name, [value, message]) => {
-    const tableName = stateless().replace(/[^a-z0-9]/g, "");
-    process.env.STATE_TABLE_NAME = `bad${tableName}`;
+    const tableName = uniqueTableName("badsetting");
+    process.env.STATE_TABLE_NAME = tableName;
     process.env.HUNT_LOOKBACK_DAYS = "365";
     process.env[name] = value;
 
@@ -447,7 +446,7 @@ describe("every invalid setting: exit 2 naming it, no state touched", () => {
     expect(stderr).toBe(`stale-mi: Invalid settings:\n  - ${message}\n`);
     expect(stdout).toBe("");
     for (const secret of SECRETS) expect(stderr).not.toContain(secret);
-    expect(await entitiesOf(`bad${tableName}`)).toEqual([]);
+    expect(await entitiesOf(tableName)).toEqual([]);
     expect(outboxFiles(outbox)).toEqual({ teams: [], sentinel: [] });
   });
 });

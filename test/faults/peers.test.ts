@@ -8,8 +8,9 @@ import { HANG, serverError, startArmPeer, throttled } from "../helpers/armPeer.j
 import { WEBHOOK_PATH, WORKSPACE } from "../helpers/crashTrial.js";
 import type { PeerResponse } from "../helpers/httpPeer.js";
 import { RESET } from "../helpers/httpPeer.js";
+import { sampleDay } from "../helpers/sampleDays.js";
 import { azuriteConnectionString, uniqueTableName } from "../helpers/state.js";
-import { DAY_1, hostileSampleName, identityRows, sampleIds, samplePath } from "../helpers/tables.js";
+import { DAY_1, hostileSampleName, identityRows, samplePath } from "../helpers/tables.js";
 import type { TeamsPeer } from "../helpers/teamsPeer.js";
 import { startTeamsPeer } from "../helpers/teamsPeer.js";
 
@@ -19,8 +20,9 @@ import { startTeamsPeer } from "../helpers/teamsPeer.js";
  * pending for the next run; at the end every risky finding of the day is on both channels exactly once.
  */
 
-const IDS = sampleIds();
-const RISKY = ["vm-build-agent-03", "mi-payments-prod-weu", "func-invoice-export", "logic-hr-onboarding", "mi-backup"];
+/** The risky identities of day 1: each must end in one incident and one accepted Teams message. */
+const RISKY = sampleDay(1).riskyIds;
+const N = RISKY.length;
 
 let table: string;
 let arm: ArmPeer;
@@ -73,10 +75,10 @@ async function expectEachDeliveredOnce() {
   const described = [...arm.incidents.values()].map(
     (i) => /ServicePrincipalId: (\S+)/.exec(String(i.properties.description))?.[1],
   );
-  expect(described.sort()).toEqual(RISKY.map((n) => IDS[n]).sort());
-  for (const name of RISKY) {
-    const cards = teams.accepted.filter((m) => JSON.stringify(m).includes(IDS[name] ?? "?"));
-    expect(cards, name).toHaveLength(1);
+  expect(described.sort()).toEqual([...RISKY].sort());
+  for (const id of RISKY) {
+    const cards = teams.accepted.filter((m) => JSON.stringify(m).includes(id));
+    expect(cards, id).toHaveLength(1);
   }
   expect((await identityRows(table)).filter((r) => r.Pending !== "")).toEqual([]);
   expect(arm.violations).toEqual([]);
@@ -93,9 +95,9 @@ describe("deliveries when the peers misbehave", () => {
 
     const summary = await run();
 
-    expect(summary).toMatchObject({ status: "done", delivered: { teams: 5, sentinel: 5 }, pending: 0, failures: [] });
-    // Three throttled PUTs of the first incident, then the five that were created.
-    expect(arm.calls("PUT")).toHaveLength(8);
+    expect(summary).toMatchObject({ status: "done", delivered: { teams: N, sentinel: N }, pending: 0, failures: [] });
+    // Three throttled PUTs of the first incident, then one for each incident created.
+    expect(arm.calls("PUT")).toHaveLength(N + 3);
     expect(teams.requests).toHaveLength(3);
     for (const gap of [...gaps(arm.arrivals).slice(0, 3), ...gaps(teams.arrivals)]) {
       expect(gap).toBeGreaterThanOrEqual(950);
@@ -111,16 +113,16 @@ describe("deliveries when the peers misbehave", () => {
     const first = await run(8000);
 
     expect(first.status).toBe("pending");
-    expect(first.delivered).toEqual({ teams: 5, sentinel: 0 });
+    expect(first.delivered).toEqual({ teams: N, sentinel: 0 });
     expect(
       first.failures.filter((f) => f.includes("429") && f.includes("would pass the run's time budget")),
-    ).toHaveLength(5);
+    ).toHaveLength(N);
     expect(arm.incidents.size).toBe(0);
 
     arm.fault = undefined;
     const second = await run();
 
-    expect(second).toMatchObject({ status: "done", delivered: { teams: 0, sentinel: 5 }, pending: 0 });
+    expect(second).toMatchObject({ status: "done", delivered: { teams: 0, sentinel: N }, pending: 0 });
     await expectEachDeliveredOnce();
   });
 
@@ -131,8 +133,8 @@ describe("deliveries when the peers misbehave", () => {
 
     const summary = await run();
 
-    expect(summary).toMatchObject({ status: "done", delivered: { teams: 5, sentinel: 5 }, pending: 0, failures: [] });
-    expect(arm.calls("PUT")).toHaveLength(7);
+    expect(summary).toMatchObject({ status: "done", delivered: { teams: N, sentinel: N }, pending: 0, failures: [] });
+    expect(arm.calls("PUT")).toHaveLength(N + 2);
     expect(teams.requests).toHaveLength(3);
     await expectEachDeliveredOnce();
   });
@@ -143,7 +145,7 @@ describe("deliveries when the peers misbehave", () => {
     const first = await run(4000);
 
     expect(first.status).toBe("pending");
-    expect(first.delivered).toEqual({ teams: 0, sentinel: 5 });
+    expect(first.delivered).toEqual({ teams: 0, sentinel: N });
     // The post times out at the deadline, or (on a slow machine) the budget is spent before it starts.
     expect(first.failures).toHaveLength(1);
     expect(first.failures[0]).toMatch(
@@ -155,7 +157,7 @@ describe("deliveries when the peers misbehave", () => {
     const armBefore = arm.requests.length;
     const second = await run();
 
-    expect(second).toMatchObject({ status: "done", delivered: { teams: 5, sentinel: 0 }, pending: 0 });
+    expect(second).toMatchObject({ status: "done", delivered: { teams: N, sentinel: 0 }, pending: 0 });
     // Sentinel owed nothing more: not one request to ARM.
     expect(arm.requests.length).toBe(armBefore);
     await expectEachDeliveredOnce();
@@ -178,9 +180,9 @@ describe("deliveries when the peers misbehave", () => {
 
     const summary = await run();
 
-    expect(summary).toMatchObject({ status: "done", delivered: { teams: 5, sentinel: 5 }, pending: 0, failures: [] });
+    expect(summary).toMatchObject({ status: "done", delivered: { teams: N, sentinel: N }, pending: 0, failures: [] });
     expect(arm.methodsFor(resetAfterServing ?? "?")).toEqual(["PUT", "PUT", "PUT", "PUT"]);
-    expect(arm.incidents.size).toBe(5);
+    expect(arm.incidents.size).toBe(N);
     expect(teams.requests).toHaveLength(2);
     await expectEachDeliveredOnce();
   });

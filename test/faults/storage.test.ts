@@ -10,6 +10,7 @@ import { startArmPeer } from "../helpers/armPeer.js";
 import type { Exit } from "../helpers/cli.js";
 import { buildCli, spawnCli } from "../helpers/cli.js";
 import { DAYS, expireLease, WEBHOOK_PATH, WORKSPACE } from "../helpers/crashTrial.js";
+import { sampleDay } from "../helpers/sampleDays.js";
 import type { ProxiedRequest } from "../helpers/tableProxy.js";
 import { startTableProxy } from "../helpers/tableProxy.js";
 import { hostileSampleName } from "../helpers/tables.js";
@@ -25,6 +26,8 @@ import { startTeamsPeer } from "../helpers/teamsPeer.js";
 
 const TABLE = "StaleState";
 const DAY_1 = DAYS[0];
+const { rows: ROWS, riskyIds } = sampleDay(1);
+const RISKY = riskyIds.length;
 
 beforeAll(buildCli, 120_000);
 
@@ -93,15 +96,15 @@ const SCENARIOS: Scenario[] = [
   {
     when: "before the plan is stored",
     at: (r, batches) => r.url.includes("$batch") && batches === 1,
-    could: "save 9 identity rows",
+    could: `save ${ROWS} identity rows`,
     incidents: 0,
     messages: 0,
   },
   {
     when: "when the Sentinel incidents are acknowledged, before Teams",
     at: (r, batches) => r.url.includes("$batch") && batches === 2,
-    could: "save 5 identity rows",
-    incidents: 5,
+    could: `save ${RISKY} identity rows`,
+    incidents: RISKY,
     messages: 0,
   },
 ];
@@ -121,7 +124,7 @@ describe("Table Storage stopped in the middle of a run", () => {
         await clean.stop();
       }
     });
-    expect(reference).toHaveLength(9);
+    expect(reference).toHaveLength(ROWS);
   }, 60_000);
 
   // Concurrent: each waits mostly on the storage client's retries against a storage that is gone.
@@ -169,7 +172,7 @@ describe("Table Storage stopped in the middle of a run", () => {
           expect(next.code, next.stderr).toBe(0);
           expect(JSON.parse(next.stdout)).toMatchObject({ status: "done", pending: 0 });
           expect(await identityRows(second.connectionString)).toEqual(reference);
-          expect(arm.incidents.size).toBe(5);
+          expect(arm.incidents.size).toBe(RISKY);
           // No incident was created twice, and Teams got the day's digest exactly once.
           for (const id of arm.incidents.keys()) {
             expect(

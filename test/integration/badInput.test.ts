@@ -12,6 +12,7 @@ import { runDetection } from "../../src/run.js";
 import { fromIdentityEntity } from "../../src/state/records.js";
 import { exitCodeOf } from "../../src/summary.js";
 import { openUrls } from "../helpers/cards.js";
+import { sampleDay } from "../helpers/sampleDays.js";
 import { azuriteConnectionString, uniqueTableName } from "../helpers/state.js";
 import { DAY_1, DAY_2, entitiesOf, identityRows, outboxFiles, readJson, samplePath } from "../helpers/tables.js";
 import { messageProblems, TEAMS_MAX_BYTES } from "../helpers/teamsPeer.js";
@@ -66,6 +67,8 @@ async function run(replay: string, now: Date): Promise<RunSummary> {
 }
 
 const day2 = (): RestBody => readJson(samplePath(2)) as RestBody;
+/** Day 2's shape, from the file, so the messages below follow the samples. */
+const { columns: COLUMNS, rows: ROWS } = sampleDay(2);
 const columnIndex = (body: RestBody, name: string) => body.tables[0]?.columns.findIndex((c) => c.name === name) ?? -1;
 const rowsOf = (body: RestBody): unknown[][] => body.tables[0]?.rows ?? [];
 const idOfRow = (body: RestBody, i: number) => String(rowsOf(body)[i]?.[columnIndex(body, "ServicePrincipalId")]);
@@ -125,13 +128,19 @@ describe("bad hunt results: the run fails naming the problem and changes nothing
   it("an extra value in a row", async () => {
     const body = day2();
     rowsOf(body)[1]?.push("surplus");
-    await expectRejected(write("extra-value.json", body), "row 2: expected 18 values, got an array of 19");
+    await expectRejected(
+      write("extra-value.json", body),
+      `row 2: expected ${COLUMNS} values, got an array of ${COLUMNS + 1}`,
+    );
   });
 
   it("a value missing from a row", async () => {
     const body = day2();
     rowsOf(body)[2]?.pop();
-    await expectRejected(write("short-row.json", body), "row 3: expected 18 values, got an array of 17");
+    await expectRejected(
+      write("short-row.json", body),
+      `row 3: expected ${COLUMNS} values, got an array of ${COLUMNS - 1}`,
+    );
   });
 
   it("a column of the wrong declared type", async () => {
@@ -183,7 +192,7 @@ describe("bad hunt results: the run fails naming the problem and changes nothing
     rowsOf(body).push(copy);
     await expectRejected(
       write("duplicate.json", body),
-      `row 10 (ServicePrincipalId ${id}): ServicePrincipalId duplicates row 1`,
+      `row ${ROWS + 1} (ServicePrincipalId ${id}): ServicePrincipalId duplicates row 1`,
     );
   });
 
@@ -217,7 +226,9 @@ const INJECTED = INJECTIONS.join(" ");
 /** One day's result with `finding` as the only row, over the hunt's columns (and any extra ones). */
 function singleRow(values: Record<string, unknown>, extraColumns: { name: string; type: string }[] = []): RestBody {
   const base = day2();
-  const template = rowsOf(base)[1] ?? [];
+  // A risky row, so that it is delivered on both channels.
+  const signal = columnIndex(base, "RiskSignal");
+  const template = rowsOf(base).find((row) => row[signal]) ?? [];
   const columns = [...(base.tables[0]?.columns ?? []), ...extraColumns];
   const row = columns.map((c, i) => (c.name in values ? values[c.name] : template[i]));
   return { tables: [{ name: "PrimaryResult", columns, rows: [row] }] };

@@ -35,7 +35,8 @@ query    --print writes the exact query text a run would send, for the current s
 preview  Renders every Teams message in the outbox (default .local/outbox) to DIR/teams-preview.html.
 demo     Two days of the bundled sample end to end, no Azure needed (what \`npm start\` runs).
 
-Exit codes: 0 done, 1 run failed and nothing changed, 2 bad usage or settings, 3 done but deliveries pending.
+Exit codes: 0 done, 1 run failed (the next run retries what it left), 2 bad usage or settings, 3 done but
+deliveries pending.
 Settings come from the environment and local.settings.json (Values); see README.md.`;
 
 class UsageError extends Error {}

@@ -270,8 +270,15 @@ async function deliverOwed(
   // Identities whose flags for these channels only memory has cleared so far: a lazily acknowledging channel's
   // flag rides on a later channel's write of the same row, so a row owed to two channels is written once, not twice.
   const unstored = new Map<string, ChannelName[]>();
+  // Once an acknowledgement cannot be stored, nothing more is sent: what cannot be recorded would be sent again.
+  let storageLost: Error | undefined;
   const store = async (updated: readonly IdentityRecord[]) => {
-    await deps.store.saveIdentities(updated);
+    try {
+      await deps.store.saveIdentities(updated);
+    } catch (error) {
+      storageLost = error as Error;
+      throw error;
+    }
     // Only what is stored counts as delivered: a failed save leaves these pending in the summary too.
     for (const record of updated) {
       const key = record.servicePrincipalId.toLowerCase();
@@ -311,6 +318,11 @@ async function deliverOwed(
     for (const failure of report.failures) {
       summary.failures.push(failure);
       deps.log.warn(failure);
+    }
+    if (storageLost) {
+      throw new Error(
+        `${storageLost.message}; no further deliveries were attempted, and the next run retries every one not recorded as done`,
+      );
     }
   }
 

@@ -36,7 +36,7 @@ export function parseFindings(table: RawTable, source: string): Finding[] {
   const problems: string[] = [];
   const indexByName = new Map<string, number>();
   table.columns.forEach((column, index) => {
-    if (indexByName.has(column.name)) problems.push(`column ${column.name} appears twice`);
+    if (indexByName.has(column.name)) problems.push(`column ${columnLabel(column.name)} appears twice`);
     indexByName.set(column.name, index);
   });
   for (const column of HUNT_COLUMNS) {
@@ -146,6 +146,9 @@ function parseDynamic(value: unknown): unknown {
     return value;
   }
 }
+
+/** A column as a message names it: quoted when its name is empty or not a plain word, so it can be told apart. */
+const columnLabel = (name: string): string => (/^\w+$/.test(name) ? name : JSON.stringify(name));
 
 function describe(value: unknown): string {
   if (value === null) return "null";

@@ -101,14 +101,16 @@ export class LogAnalyticsSource implements HuntSource {
     }
     const table = result.tables[0];
     if (!table) throw new HuntSourceError(this.description, "the response holds no table");
-    if (table.rows.length >= SERVICE_ROW_LIMIT) {
-      throw new HuntSourceError(
-        this.description,
-        `the result has ${table.rows.length} rows, the service's limit of ${SERVICE_ROW_LIMIT}, so it is truncated; narrow the hunt (e.g. a shorter HUNT_LOOKBACK_DAYS)`,
-      );
-    }
+    if (table.rows.length >= SERVICE_ROW_LIMIT) throw truncated(this.description, table.rows.length);
     return { table: fromSdkTable(table), statistics: result.statistics };
   }
+}
+
+function truncated(source: string, rows: number): HuntSourceError {
+  return new HuntSourceError(
+    source,
+    `the result has ${rows} rows, the service's limit of ${SERVICE_ROW_LIMIT}, so it is truncated; narrow the hunt (e.g. a shorter HUNT_LOOKBACK_DAYS)`,
+  );
 }
 
 /** The SDK turns datetimes into Date and parses dynamic values; the parser takes both, so only Dates change. */
@@ -142,7 +144,10 @@ export class ReplaySource implements HuntSource {
         cause: error,
       });
     }
-    return { table: replayTable(body, this.description) };
+    const table = replayTable(body, this.description);
+    // A saved result is what the service returned: one at its row limit was cut off there, as a live one is.
+    if (table.rows.length >= SERVICE_ROW_LIMIT) throw truncated(this.description, table.rows.length);
+    return { table };
   }
 }
 

@@ -148,9 +148,15 @@ export class TableStateStore implements StateStore {
       const updated = await this.client.updateEntity(entity, "Replace", { etag: current.etag });
       return { runId, etag: updated.etag ?? "" };
     } catch (error) {
-      // 409 on create or 412 on update: another run took the lease between our read and our write.
+      // 409 on create or 412 on update: another run took the lease between our read and our write. Name it,
+      // so whoever reads the message can tell which run that was.
       if (error instanceof RestError && (error.statusCode === 409 || error.statusCode === 412)) {
-        throw new LeaseHeldError(this.location, "a concurrent run", "it finishes");
+        const winner = await this.client
+          .getEntity<{ Holder?: unknown; ExpiresAt?: unknown }>(RUN_PARTITION, LEASE_ROW)
+          .catch(() => undefined);
+        const holder = typeof winner?.Holder === "string" && winner.Holder ? winner.Holder : "a concurrent run";
+        const until = typeof winner?.ExpiresAt === "string" ? winner.ExpiresAt : "it finishes";
+        throw new LeaseHeldError(this.location, holder, until);
       }
       if (error instanceof LeaseHeldError) throw error;
       throw this.failure("take the lease", error);

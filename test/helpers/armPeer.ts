@@ -64,7 +64,7 @@ export type ArmFault = (
   request: RecordedRequest,
   incidentId: string | undefined,
   serve: () => PeerResponse,
-) => PeerAnswer | undefined;
+) => PeerAnswer | Promise<PeerAnswer> | undefined;
 
 export interface ArmPeer extends Peer {
   /** The bearer token it accepts. */

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { TestProject } from "vitest/node";
 import { startAzurite } from "../../src/state/azurite.js";
 
@@ -5,11 +6,14 @@ import { startAzurite } from "../../src/state/azurite.js";
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const azurite = await startAzurite(undefined);
   project.provide("azuriteConnectionString", azurite.connectionString);
+  // Lets the files that spawn the built CLI build it once per test run, not once each (see helpers/cli.ts).
+  project.provide("testRunId", randomUUID());
   return azurite.stop;
 }
 
 declare module "vitest" {
   export interface ProvidedContext {
     azuriteConnectionString: string;
+    testRunId: string;
   }
 }

@@ -27,7 +27,9 @@ export interface Peer {
 
 /** What a handler returns for a request the service never answers; close() drops the open connection. */
 export const HANG: unique symbol = Symbol("hang");
-export type PeerAnswer = PeerResponse | typeof HANG;
+/** What a handler returns to drop the connection without an answer, as a reset by a middlebox or a crash. */
+export const RESET: unique symbol = Symbol("reset");
+export type PeerAnswer = PeerResponse | typeof HANG | typeof RESET;
 
 /** A loopback HTTP server that stands in for an Azure service: it records each request and answers with `handler`. */
 export async function startPeer(
@@ -58,6 +60,10 @@ export async function startPeer(
     }
     // The client waits until it gives up, or until close() destroys the connection.
     if (response === HANG) return;
+    if (response === RESET) {
+      res.socket?.resetAndDestroy();
+      return;
+    }
     const json = response.body !== undefined && typeof response.body !== "string";
     const body = response.body === undefined ? "" : json ? JSON.stringify(response.body) : String(response.body);
     res.writeHead(response.status, {

@@ -1,5 +1,5 @@
 import type { ChildProcess } from "node:child_process";
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { ArmPeer } from "../helpers/armPeer.js";
 import { HANG, startArmPeer } from "../helpers/armPeer.js";
+import { buildCli } from "../helpers/cli.js";
 import { azuriteConnectionString, uniqueTableName } from "../helpers/state.js";
 import { entitiesOf, identityRows, tableClient } from "../helpers/tables.js";
 
@@ -24,13 +25,8 @@ const WORKSPACE =
 // Without the directory file nothing says one of them was deleted: all 7 risky rows are sent.
 const RISKY_ON_DAY_1 = 7;
 
-beforeAll(() => {
-  execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], {
-    cwd: ROOT,
-    stdio: "pipe",
-  });
-  execFileSync(process.execPath, ["scripts/copy-assets.mjs"], { cwd: ROOT, stdio: "pipe" });
-}, 120_000);
+// Shared with the fault suites, which spawn the CLI too: one build per test run, never two at once.
+beforeAll(buildCli, 120_000);
 
 interface Exit {
   code: number | null;

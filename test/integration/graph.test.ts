@@ -31,8 +31,16 @@ beforeEach(() => {
   logged = [];
 });
 
+/** Peers this test started, closed after it (a test without Graph must not close the last test's again). */
+const open: GraphPeer[] = [];
+async function startGraph(options: Parameters<typeof startGraphPeer>[0]): Promise<GraphPeer> {
+  const peer = await startGraphPeer(options);
+  open.push(peer);
+  return peer;
+}
+
 afterEach(async () => {
-  await graph?.close();
+  await Promise.all(open.splice(0).map((peer) => peer.close()));
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -53,7 +61,7 @@ describe("GraphDirectory against a loopback Graph", () => {
       id: "30000000-0000-4000-8000-000000000001",
       servicePrincipalType: "Application",
     };
-    graph = await startGraphPeer({ servicePrincipals: [...syntheticTenant(5), other], pageSize: 2 });
+    graph = await startGraph({ servicePrincipals: [...syntheticTenant(5), other], pageSize: 2 });
     const { source, requests } = directory(graph);
 
     const identities = await source.listManagedIdentities(inAMinute());
@@ -68,7 +76,7 @@ describe("GraphDirectory against a loopback Graph", () => {
   });
 
   it("looks ids up with getByIds and returns only those that exist", async () => {
-    graph = await startGraphPeer({ servicePrincipals: syntheticTenant(3) });
+    graph = await startGraph({ servicePrincipals: syntheticTenant(3) });
     const { source } = directory(graph);
     const gone = "40000000-0000-4000-8000-000000000009";
 
@@ -80,7 +88,7 @@ describe("GraphDirectory against a loopback Graph", () => {
   });
 
   it("waits out a 429's Retry-After and then succeeds, counting both requests", async () => {
-    graph = await startGraphPeer({ servicePrincipals: syntheticTenant(2) });
+    graph = await startGraph({ servicePrincipals: syntheticTenant(2) });
     let throttledOnce = false;
     graph.fault = () => {
       if (throttledOnce) return undefined;
@@ -98,7 +106,7 @@ describe("GraphDirectory against a loopback Graph", () => {
   });
 
   it("gives up on a 429 whose Retry-After would outlast the run, saying so", async () => {
-    graph = await startGraphPeer({ servicePrincipals: syntheticTenant(2) });
+    graph = await startGraph({ servicePrincipals: syntheticTenant(2) });
     graph.fault = () => throttled(120);
     const { source, requests } = directory(graph);
 
@@ -112,7 +120,7 @@ describe("GraphDirectory against a loopback Graph", () => {
   });
 
   it("names the missing Application.Read.All permission on a 403", async () => {
-    graph = await startGraphPeer({ servicePrincipals: syntheticTenant(2) });
+    graph = await startGraph({ servicePrincipals: syntheticTenant(2) });
     graph.fault = () => forbidden();
     const { source } = directory(graph);
 
@@ -127,7 +135,7 @@ describe("GraphDirectory against a loopback Graph", () => {
   });
 
   it("gives up on a Graph that never answers at the run's deadline", async () => {
-    graph = await startGraphPeer({ servicePrincipals: syntheticTenant(2) });
+    graph = await startGraph({ servicePrincipals: syntheticTenant(2) });
     graph.fault = () => HANG;
     const { source } = directory(graph);
     const started = Date.now();
@@ -142,7 +150,7 @@ describe("GraphDirectory against a loopback Graph", () => {
   it("refuses a next link to another host, so the token never leaves the Graph endpoint", async () => {
     const elsewhere = await startPeer(() => ({ status: 200, body: { value: [] } }));
     try {
-      graph = await startGraphPeer({ servicePrincipals: syntheticTenant(2) });
+      graph = await startGraph({ servicePrincipals: syntheticTenant(2) });
       graph.fault = () => ({
         status: 200,
         body: { value: [], "@odata.nextLink": `${elsewhere.url}/v1.0/servicePrincipals?$skiptoken=1` },
@@ -217,7 +225,7 @@ describe("a run with Graph enrichment", () => {
   it("enriches a 5,000-identity tenant with the inventory pages and one getByIds for the ids it lacks", async () => {
     const tenant = syntheticTenant(5000);
     // 4,500 of the hunt's identities are in the directory; 500 were deleted since the logs were written.
-    graph = await startGraphPeer({ servicePrincipals: tenant.slice(0, 4500) });
+    graph = await startGraph({ servicePrincipals: tenant.slice(0, 4500) });
     const replay = huntFor(
       tenant.map((sp) => sp.id),
       false,
@@ -241,7 +249,7 @@ describe("a run with Graph enrichment", () => {
 
   it("asks for all 5,000 by id in 5 getByIds calls when the inventory cannot be listed", async () => {
     const tenant = syntheticTenant(5000);
-    graph = await startGraphPeer({ servicePrincipals: tenant });
+    graph = await startGraph({ servicePrincipals: tenant });
     graph.fault = (request) =>
       request.method === "GET"
         ? { status: 500, body: { error: { code: "InternalServerError", message: "x" } } }
@@ -264,7 +272,7 @@ describe("a run with Graph enrichment", () => {
   }, 120_000);
 
   it("still delivers when Graph refuses with 403, marking every finding not enriched and naming the permission", async () => {
-    graph = await startGraphPeer({ servicePrincipals: syntheticTenant(3) });
+    graph = await startGraph({ servicePrincipals: syntheticTenant(3) });
     graph.fault = () => forbidden();
     const table = uniqueTableName("graph403");
 
@@ -276,5 +284,49 @@ describe("a run with Graph enrichment", () => {
     const stored = (await identityRows(table)).map((r) => JSON.parse(String(r.Finding)).directory);
     expect(stored).toEqual(Array(3).fill({ status: "not enriched" }));
     expect(logged.some((m) => m.includes("403"))).toBe(true);
+  });
+});
+
+describe("a run with a directory replay file", () => {
+  it.each([
+    { case: "a file that is not JSON", content: "{ not json", says: /Cannot read directory replay file .*: / },
+    {
+      case: "a body with an object that has no usable id",
+      content: JSON.stringify({ value: [{ id: "not-a-guid" }] }),
+      says: /item 1 is not usable: id "not-a-guid" is not an object id/,
+    },
+  ])("goes on without the directory when it holds $case, and says why", async ({ content, says }) => {
+    const file = join(dir, "directory.json");
+    writeFileSync(file, content);
+    const ids = syntheticTenant(2).map((sp) => sp.id);
+    const config = loadConfig(
+      { NOTIFY_CHANNELS: "none", STATE_TABLE_NAME: uniqueTableName("dirbad") },
+      {
+        replay: true,
+        outbox: true,
+        directory: true,
+      },
+    );
+    const assembled = await assembleRun(
+      config,
+      {
+        replay: huntFor(ids),
+        directory: file,
+        state: { kind: "connection", connectionString: azuriteConnectionString() },
+        now: new Date("2026-12-01T06:00:00Z"),
+      },
+      log,
+    );
+    let summary: RunSummary;
+    try {
+      summary = await runDetection(assembled.deps);
+    } finally {
+      await assembled.close();
+    }
+
+    expect(summary).toMatchObject({ status: "done", findings: 2, new: 2 });
+    expect(summary.directory).toMatchObject({ inventory: null, notEnriched: 2, deleted: 0 });
+    expect(summary.directory?.error).toMatch(says);
+    expect(logged.join("\n")).toMatch(says);
   });
 });

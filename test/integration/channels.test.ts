@@ -45,7 +45,7 @@ const DAY_1_INCIDENTS = [
   { name: "func-invoice-export", signal: "AzureActivityWithoutSignIn", severity: HIGH, episode: 1 },
   { name: "logic-hr-onboarding", signal: "CredOrRoleChangeOnStaleIdentity", severity: HIGH, episode: 1 },
   { name: "mi-backup", signal: "CreatedAndModifiedButNeverUsed", severity: "Medium", episode: 1 },
-  { name: "mi-legacy-etl-weu", signal: "CreatedAndModifiedButNeverUsed", severity: "Medium", episode: 1 },
+  { name: "mi-legacy-etl-weu", signal: "CredOrRoleChangeOnStaleIdentity", severity: HIGH, episode: 1 },
 ];
 /** Every delivered change starts a new episode: the tracked identity that turned risky, and the escalation. */
 const DAY_2_INCIDENTS = [

@@ -59,8 +59,9 @@ param huntAllowlistedIpRanges string = ''
 param huntServerTimeoutSeconds int = 180
 
 @minValue(30)
-@maxValue(3600)
-@description('Wall-clock budget of one run in seconds (RUN_TIME_BUDGET_SECONDS). Must stay below host.json\'s functionTimeout (10 minutes).')
+// host.json's functionTimeout is 10 minutes; the run's lease outlives its budget by 60 s.
+@maxValue(540)
+@description('Wall-clock budget of one run in seconds (RUN_TIME_BUDGET_SECONDS). At most 540: host.json\'s functionTimeout is 10 minutes.')
 param runTimeBudgetSeconds int = 540
 
 @description('NCRONTAB schedule of the timer, seconds first, UTC (TIMER_SCHEDULE). Default: daily at 06:00 UTC.')
@@ -460,7 +461,7 @@ resource failedRunAlert 'Microsoft.Insights/scheduledQueryRules@2026-03-01' = {
   kind: 'LogAlert'
   properties: {
     displayName: 'Stale identity hunt failed'
-    description: 'The timer run failed: nothing was sent and no state changed. The alert links the failing invocation; its summary line says why.'
+    description: 'The timer run failed (a failed hunt sends nothing; a run that lost storage stops delivering and the next run completes it). The alert links the failing invocation; its summary line says why.'
     severity: 1
     enabled: true
     scopes: [appInsights.id]

@@ -354,7 +354,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, co
       ...CLOUDS[cloud],
       logAnalytics: endpoint("LOG_ANALYTICS_ENDPOINT") ?? CLOUDS[cloud].logAnalytics,
       arm: endpoint("ARM_ENDPOINT") ?? CLOUDS[cloud].arm,
-      graph: endpoint("GRAPH_ENDPOINT") ?? CLOUDS[cloud].graph,
+      graph: graphEndpoint(endpoint("GRAPH_ENDPOINT"), problems) ?? CLOUDS[cloud].graph,
       authorityHost: endpoint("AUTHORITY_HOST") ?? CLOUDS[cloud].authorityHost,
     },
     clientId: guid("AZURE_CLIENT_ID"),
@@ -399,6 +399,23 @@ function schedule(raw: string, problems: string[]): string {
     problems.push(`TIMER_SCHEDULE: expected an NCRONTAB expression with six fields (seconds first), got "${raw}"`);
   }
   return raw;
+}
+
+/** The Graph client adds the API version itself and follows next links only under it, so a path cannot work. */
+function graphEndpoint(value: string | undefined, problems: string[]): string | undefined {
+  if (value === undefined) return undefined;
+  let path = "/";
+  try {
+    path = new URL(value).pathname;
+  } catch {
+    return value; // endpoint() has already reported it
+  }
+  if (path !== "/" && path !== "") {
+    problems.push(
+      `GRAPH_ENDPOINT: expected the Graph host alone, e.g. https://graph.microsoft.com, without a path (got path ${path})`,
+    );
+  }
+  return value;
 }
 
 function parseSwitch(name: string, raw: string, fallback: boolean, problems: string[]): boolean {

@@ -77,6 +77,8 @@ export interface DirectorySummary {
   error?: string;
 }
 
+const GRAPH_SHARE_OF_BUDGET = 0.25;
+
 /** Extra time the lease outlives the budget, so a slow last write never races the next run. */
 const LEASE_MARGIN_MS = 60_000;
 
@@ -147,8 +149,12 @@ const COUNTED: ReadonlySet<ChangeKind> = new Set(["new", "escalated", "reopened"
 
 async function huntAndDeliver(deps: RunDependencies, summary: RunSummary, now: Date, startedAt: number) {
   const deadline = startedAt + deps.runTimeBudgetMs;
+  const wall = deps.wallClock ?? Date.now;
+  // A slow or throttled Graph may cost the enrichment, never the hunt or the deliveries: each Graph step gets
+  // at most this share of the budget.
+  const graphDeadline = () => Math.min(deadline, wall() + deps.runTimeBudgetMs * GRAPH_SHARE_OF_BUDGET);
   // The inventory goes into the hunt, which looks up the logs of the identities only the directory knows.
-  const inventory = deps.directory ? await listInventory(deps, deps.directory, deadline) : undefined;
+  const inventory = deps.directory ? await listInventory(deps, deps.directory, graphDeadline()) : undefined;
   const query = renderHunt(
     deps.hunt.template,
     deps.hunt.parameters,
@@ -157,7 +163,7 @@ async function huntAndDeliver(deps: RunDependencies, summary: RunSummary, now: D
   const output = await deps.source.run(query, huntTimespan(deps.hunt.parameters), deadline);
   let findings = parseFindings(output.table, deps.source.description);
   if (deps.directory && inventory) {
-    findings = await enrich(deps, deps.directory, findings, inventory, summary, deadline);
+    findings = await enrich(deps, deps.directory, findings, inventory, summary, graphDeadline());
   }
   summary.statistics = output.statistics;
   summary.findings = findings.length;
@@ -166,7 +172,11 @@ async function huntAndDeliver(deps: RunDependencies, summary: RunSummary, now: D
 
   // Everything above may fail without a trace; from here on state changes, plan first.
   const previous = await deps.store.loadIdentities();
-  const plan = diff(previous, findings, now, { channels: deps.channelNames });
+  const plan = diff(previous, findings, now, {
+    channels: deps.channelNames,
+    // Without the inventory the hunt could not see the identities only the directory knows: not a reason to resolve them.
+    keepIfAbsent: inventory?.error ? (record) => record.finding.discoveredBy === "Directory" : undefined,
+  });
   for (const change of plan.changes) {
     if (COUNTED.has(change.kind)) summary[change.kind as Exclude<ChangeKind, "tracked">]++;
   }
@@ -320,6 +330,7 @@ async function deliverOwed(
       deps.log.warn(failure);
     }
     if (storageLost) {
+      forgetUnstored();
       throw new Error(
         `${storageLost.message}; no further deliveries were attempted, and the next run retries every one not recorded as done`,
       );
@@ -328,16 +339,23 @@ async function deliverOwed(
 
   // What no later write carried (that channel failed or ran out of time) is stored now.
   if (unstored.size === 0) return;
+  const carried = unstored.size;
   try {
     await store([...unstored.keys()].flatMap((key) => records.get(key) ?? []));
   } catch (error) {
+    forgetUnstored();
+    throw new Error(
+      `Could not record ${carried} deliveries (${(error as Error).message}); the next run looks each one up before sending it again`,
+    );
+  }
+
+  /** Only what is stored counts as delivered: flags only memory cleared are owed again. */
+  function forgetUnstored(): void {
     for (const [key, channels] of unstored) {
       const record = records.get(key);
       if (record) records.set(key, { ...record, pending: [...channels, ...record.pending] });
       for (const channel of channels) summary.delivered[channel]--;
     }
-    const failure = `Could not record ${unstored.size} deliveries (${(error as Error).message}); they stay pending, and the next run looks each one up before sending it again`;
-    summary.failures.push(failure);
-    deps.log.warn(failure);
+    unstored.clear();
   }
 }

@@ -1,5 +1,7 @@
 import type { RunSummary } from "./run.js";
 
+const FAILURES_SHOWN = 20;
+
 /** The JSON a scheduler or script reads: `stale-mi run --json` prints it, the timer logs it. */
 export function summaryJson(summary: RunSummary): Record<string, unknown> {
   return {
@@ -18,7 +20,10 @@ export function summaryJson(summary: RunSummary): Record<string, unknown> {
     requests: summary.requests,
     durationMs: summary.durationMs,
     ...(summary.statistics ? { statistics: summary.statistics } : {}),
-    ...(summary.failures.length > 0 ? { failures: summary.failures } : {}),
+    // One line per run in Application Insights, whose messages are cut at 32 KB: a day on which every incident
+    // failed must still log a line the alerts can parse.
+    ...(summary.failures.length > 0 ? { failures: summary.failures.slice(0, FAILURES_SHOWN) } : {}),
+    ...(summary.failures.length > FAILURES_SHOWN ? { failuresNotShown: summary.failures.length - FAILURES_SHOWN } : {}),
     ...(summary.error ? { error: summary.error } : {}),
   };
 }

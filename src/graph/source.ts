@@ -138,7 +138,8 @@ export function describeGraphError(error: unknown): string {
     }
     if (error.statusCode === 429) return `429${code}: throttled beyond the retries that fit in the run`;
     if (error.statusCode > 0) return `${error.statusCode}${code}${error.message ? `: ${error.message}` : ""}`;
-    // The SDK wraps network failures and aborts in a GraphError with no status.
+    // The SDK wraps network failures and aborts in a GraphError with no status, the cause's name as its code.
+    if (error.code === "TimeoutError" || error.code === "AbortError") return "no answer before the run's deadline";
     return error.message || "no response";
   }
   const cause = (error as { cause?: { code?: string } }).cause;
@@ -206,7 +207,12 @@ class RequestLimits implements Middleware {
     const remaining = this.deadline() - Date.now();
     if (remaining <= 0) throw new DirectorySourceError("no time left in the run for Microsoft Graph");
     this.onRequest?.();
-    context.options = { ...context.options, signal: AbortSignal.timeout(Math.min(remaining, REQUEST_TIMEOUT_MS)) };
+    context.options = {
+      ...context.options,
+      signal: AbortSignal.timeout(Math.min(remaining, REQUEST_TIMEOUT_MS)),
+      // Graph answers these calls directly; a redirect could only lead the token somewhere else.
+      redirect: "error",
+    };
     return this.nextMiddleware?.execute(context);
   }
 

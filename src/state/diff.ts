@@ -31,6 +31,11 @@ export interface Plan {
 export interface DiffPolicy {
   /** Channels a new risky finding is owed to. */
   channels: readonly ChannelName[];
+  /**
+   * Open records that stay as they are when absent from the result, because what would have found them was not
+   * asked this time (the directory inventory failed, so its identities were not in the hunt).
+   */
+  keepIfAbsent?: (record: IdentityRecord) => boolean;
 }
 
 /**
@@ -97,6 +102,10 @@ export function diff(
 
   for (const before of previous) {
     if (before.status !== "open" || seen.has(before.servicePrincipalId.toLowerCase())) continue;
+    if (policy.keepIfAbsent?.(before)) {
+      changes.push({ kind: "unchanged", servicePrincipalId: before.servicePrincipalId, before, after: before });
+      continue;
+    }
     changes.push({
       kind: "resolved",
       servicePrincipalId: before.servicePrincipalId,
@@ -134,7 +143,11 @@ function classify(before: IdentityRecord | undefined, finding: Finding, fingerpr
   if (!before) return risky ? "new" : "tracked";
   if (before.status === "resolved") {
     const resolvedFor = now.getTime() - Date.parse(before.resolvedAt ?? "");
-    const sameSoon = before.fingerprint === fingerprint && resolvedFor < REAPPEARANCE_GRACE_MS;
+    // A gap in the logs can hide an identity for days; a deletion is Graph's word, so one back from it is news.
+    const sameSoon =
+      before.fingerprint === fingerprint &&
+      resolvedFor < REAPPEARANCE_GRACE_MS &&
+      before.resolvedReason !== DELETED_FROM_DIRECTORY;
     return risky && !sameSoon ? "reopened" : "tracked";
   }
   if (before.fingerprint === fingerprint) return "unchanged";

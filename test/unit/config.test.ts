@@ -92,6 +92,12 @@ describe("GRAPH_ENRICHMENT", () => {
     expect(loadConfig(env, context).graphEnrichment).toBe(expected);
   });
 
+  it("refuses a Graph endpoint with a path: the client adds /v1.0 itself", () => {
+    expect(problemsOf({ ...validEnv, GRAPH_ENDPOINT: "https://proxy.example/graph" })).toEqual([
+      "GRAPH_ENDPOINT: expected the Graph host alone, e.g. https://graph.microsoft.com, without a path (got path /graph)",
+    ]);
+  });
+
   it("names the setting when the value is neither on nor off", () => {
     expect(problemsOf({ ...validEnv, GRAPH_ENRICHMENT: "maybe" })).toEqual([
       'GRAPH_ENRICHMENT: expected on or off, got "maybe"',

@@ -224,6 +224,21 @@ describe("diff", () => {
       written: true,
     },
     {
+      case: "reopens an identity back the day after it was resolved as deleted: Graph's word, not a gap in the logs",
+      previous: [
+        recordOf(risky, {
+          status: "resolved",
+          episode: 1,
+          resolvedAt: day1.toISOString(),
+          resolvedReason: DELETED_FROM_DIRECTORY,
+        }),
+      ],
+      current: [risky],
+      kind: "reopened",
+      after: recordOf(risky, { episode: 2, since: at, finding: storeFinding(risky, day2), pending: BOTH }),
+      written: true,
+    },
+    {
       case: "tracks an identity back with the same signal a day after it was resolved: a gap in the data, not news",
       previous: [recordOf(risky, { status: "resolved", episode: 1, resolvedAt: day1.toISOString() })],
       current: [risky],
@@ -332,6 +347,27 @@ describe("diff", () => {
       ["ffffffff-0000-4000-8000-000000000000", "open"],
       [OTHER, "resolved"],
     ]);
+  });
+
+  it("keeps an absent identity open, unwritten, when the policy says what found it was not asked", () => {
+    const onlyInDirectory = finding({
+      discoveredBy: "Directory",
+      lastSignin: null,
+      stalenessCategory: "NeverSignedIn",
+    });
+    const fromLogs = finding({ servicePrincipalId: OTHER });
+    const previous = [recordOf(onlyInDirectory), recordOf(fromLogs)];
+
+    const plan = diff(previous, [], day2, {
+      channels: BOTH,
+      keepIfAbsent: (record) => record.finding.discoveredBy === "Directory",
+    });
+
+    expect(plan.changes.map((c) => [c.servicePrincipalId, c.kind])).toEqual([
+      [ID, "unchanged"],
+      [OTHER, "resolved"],
+    ]);
+    expect(plan.writes.map((r) => r.servicePrincipalId)).toEqual([OTHER]);
   });
 
   it("does not change the records it was given", () => {

@@ -66,7 +66,7 @@ function runCli(): Promise<Exit> {
     STATE_TABLE_NAME: table,
     HUNT_LOOKBACK_DAYS: "365",
     RUN_TIME_BUDGET_SECONDS: "30",
-    // The settings refuse a query timeout (default 180 s) that is not shorter than the budget, replay or not.
+    // Valid for a live run as well: the query timeout (default 180 s) must be shorter than the budget.
     HUNT_SERVER_TIMEOUT_SECONDS: "20",
   };
   const args = [CLI, "run", "--replay", DAY_1, "--now", "2026-12-01T06:00:00Z"];

@@ -14,7 +14,8 @@ import { LOOPBACK_CREDENTIAL, SentinelApi } from "./notify/sentinelApi.js";
 import { DEFAULT_SEVERITIES, incidentUrlFor } from "./notify/sentinelIncident.js";
 import { TeamsChannel } from "./notify/teams.js";
 import { TeamsWebhook } from "./notify/teamsWebhook.js";
-import type { Logger, RunDependencies } from "./run.js";
+import type { Logger, RunDependencies, RunSummary } from "./run.js";
+import { runDetection } from "./run.js";
 import { startAzurite } from "./state/azurite.js";
 import type { RequestCounter } from "./state/store.js";
 import { TableStateStore } from "./state/store.js";
@@ -147,4 +148,22 @@ export async function assembleRun(config: Config, options: RunOptions, log: Logg
       await stop();
     },
   };
+}
+
+/**
+ * One run from settings to summary, as the timer and the CLI do it, stopping whatever the assembly started even
+ * when the run throws. `overrides` replace assembled dependencies (a test's shorter budget or other clock).
+ */
+export async function runOnce(
+  config: Config,
+  options: RunOptions,
+  log: Logger,
+  overrides: Partial<RunDependencies> = {},
+): Promise<RunSummary> {
+  const run = await assembleRun(config, options, log);
+  try {
+    return await runDetection({ ...run.deps, ...overrides });
+  } finally {
+    await run.close();
+  }
 }

@@ -3,15 +3,13 @@ import { existsSync, realpathSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import type { RunOptions } from "./app.js";
-import { assembleRun } from "./app.js";
+import { runOnce } from "./app.js";
 import type { Config, ConfigContext, StateTarget } from "./config.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { loadHuntTemplate, renderHunt } from "./hunt/query.js";
 import { writeTeamsPreview } from "./notify/preview.js";
 import { projectRoot } from "./paths.js";
 import type { Logger, RunSummary } from "./run.js";
-import { runDetection } from "./run.js";
 import { localEnvironment } from "./settings.js";
 import { startAzurite } from "./state/azurite.js";
 import { EXIT, exitCodeOf, summaryJson, summaryTable } from "./summary.js";
@@ -126,25 +124,20 @@ async function runCommand(args: readonly string[]): Promise<number> {
       "--outbox with the Azure state table: what lands in the outbox counts as delivered there, and will not be sent by the timer",
     );
   }
-  const summary = await runOnce(config, {
-    replay: values.replay,
-    directory: values.directory,
-    outbox: values.outbox,
-    state,
-    now,
-  });
+  const summary = await runOnce(
+    config,
+    {
+      replay: values.replay,
+      directory: values.directory,
+      outbox: values.outbox,
+      state,
+      now,
+    },
+    stderrLog,
+  );
   if (values.json) process.stdout.write(`${JSON.stringify(summaryJson(summary))}\n`);
   else printHuman([{ label: (now ?? new Date()).toISOString().slice(0, 10), summary }]);
   return exitCodeOf(summary);
-}
-
-async function runOnce(config: Config, options: RunOptions): Promise<RunSummary> {
-  const run = await assembleRun(config, options, stderrLog);
-  try {
-    return await runDetection(run.deps);
-  } finally {
-    await run.close();
-  }
 }
 
 function queryCommand(args: readonly string[]): number {
@@ -183,13 +176,17 @@ async function demoCommand(args: readonly string[]): Promise<number> {
   try {
     const state: StateTarget = { kind: "connection", connectionString: azurite.connectionString };
     for (const day of DEMO_DAYS) {
-      const summary = await runOnce(config, {
-        replay: join(projectRoot(), "samples", day.file),
-        directory: join(projectRoot(), "samples", DEMO_DIRECTORY),
-        outbox,
-        state,
-        now: new Date(day.now),
-      });
+      const summary = await runOnce(
+        config,
+        {
+          replay: join(projectRoot(), "samples", day.file),
+          directory: join(projectRoot(), "samples", DEMO_DIRECTORY),
+          outbox,
+          state,
+          now: new Date(day.now),
+        },
+        stderrLog,
+      );
       rows.push({ label: day.now.slice(0, 10), summary });
       if (summary.status === "failed") break;
     }

@@ -1,9 +1,8 @@
 import type { InvocationContext, Timer } from "@azure/functions";
 import { app } from "@azure/functions";
-import { assembleRun } from "../app.js";
+import { runOnce } from "../app.js";
 import { loadConfig, settingValue } from "../config.js";
 import type { Logger } from "../run.js";
-import { runDetection } from "../run.js";
 import { summaryJson } from "../summary.js";
 
 /** The timer only wires settings to the same run the CLI does; everything else is testable from a shell. */
@@ -14,21 +13,15 @@ export async function staleIdentityHunt(timer: Timer, context: InvocationContext
     error: (m) => context.error(m),
   };
   if (timer.isPastDue) log.warn("The hunt timer is past due: the previous schedule was missed (host down or busy)");
-  const config = loadConfig(process.env);
-  const run = await assembleRun(config, {}, log);
-  try {
-    const summary = await runDetection(run.deps);
-    const line = JSON.stringify({ event: "staleIdentityHunt.summary", ...summaryJson(summary) });
-    if (summary.status === "failed") {
-      log.error(line);
-      // Failing the invocation makes the failure visible in the Functions monitor and alerts.
-      throw new Error(`Stale identity hunt failed: ${summary.error ?? "see the summary above"}`);
-    }
-    if (summary.status === "pending") log.warn(line);
-    else log.info(line);
-  } finally {
-    await run.close();
+  const summary = await runOnce(loadConfig(process.env), {}, log);
+  const line = JSON.stringify({ event: "staleIdentityHunt.summary", ...summaryJson(summary) });
+  if (summary.status === "failed") {
+    log.error(line);
+    // Failing the invocation makes the failure visible in the Functions monitor and alerts.
+    throw new Error(`Stale identity hunt failed: ${summary.error ?? "see the summary above"}`);
   }
+  if (summary.status === "pending") log.warn(line);
+  else log.info(line);
 }
 
 app.timer("staleIdentityHunt", {

@@ -2,10 +2,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { assembleRun } from "../../src/app.js";
+import { runOnce } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import type { RunSummary } from "../../src/run.js";
-import { runDetection } from "../../src/run.js";
 import type { ArmPeer } from "../helpers/armPeer.js";
 import { HANG, startArmPeer } from "../helpers/armPeer.js";
 import type { Exit, Spawned } from "../helpers/cli.js";
@@ -89,7 +88,7 @@ function deferred<T = void>() {
 /** The same day in-process, with the wall clock `aheadMs` ahead: the time that passes before the next run. */
 async function runLater(aheadMs: number): Promise<RunSummary> {
   const config = loadConfig({ ...SETTINGS(), HUNT_SERVER_TIMEOUT_SECONDS: "20" }, { replay: true });
-  const assembled = await assembleRun(
+  return await runOnce(
     config,
     {
       replay: DAYS[0].replay,
@@ -97,12 +96,8 @@ async function runLater(aheadMs: number): Promise<RunSummary> {
       now: DAY_1,
     },
     { info: () => {}, warn: () => {}, error: () => {} },
+    { wallClock: () => Date.now() + aheadMs },
   );
-  try {
-    return await runDetection({ ...assembled.deps, wallClock: () => Date.now() + aheadMs });
-  } finally {
-    await assembled.close();
-  }
 }
 
 const putsPerIncident = () =>

@@ -1,8 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { assembleRun } from "../../src/app.js";
+import { runOnce } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import type { Logger, RunSummary } from "../../src/run.js";
-import { runDetection } from "../../src/run.js";
 import type { ArmPeer } from "../helpers/armPeer.js";
 import { HANG, serverError, startArmPeer, throttled } from "../helpers/armPeer.js";
 import { WEBHOOK_PATH, WORKSPACE } from "../helpers/crashTrial.js";
@@ -52,16 +51,12 @@ async function run(runTimeBudgetMs = 20_000): Promise<RunSummary> {
     },
     { replay: true },
   );
-  const assembled = await assembleRun(
+  return await runOnce(
     config,
     { replay: samplePath(1), state: { kind: "connection", connectionString: azuriteConnectionString() }, now: DAY_1 },
     log,
+    { runTimeBudgetMs },
   );
-  try {
-    return await runDetection({ ...assembled.deps, runTimeBudgetMs });
-  } finally {
-    await assembled.close();
-  }
 }
 
 const teamsThrottled = (seconds: number): PeerResponse => ({

@@ -2,13 +2,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { assembleRun } from "../../src/app.js";
+import { runOnce } from "../../src/app.js";
 import { main } from "../../src/cli.js";
 import { loadConfig, SETTINGS } from "../../src/config.js";
 import { HUNT_COLUMNS } from "../../src/hunt/finding.js";
 import { SERVICE_ROW_LIMIT } from "../../src/hunt/source.js";
 import type { Logger, RunSummary } from "../../src/run.js";
-import { runDetection } from "../../src/run.js";
 import { fromIdentityEntity } from "../../src/state/records.js";
 import { exitCodeOf } from "../../src/summary.js";
 import { openUrls } from "../helpers/cards.js";
@@ -54,16 +53,11 @@ async function run(replay: string, now: Date): Promise<RunSummary> {
     { HUNT_LOOKBACK_DAYS: "365", STATE_TABLE_NAME: table, NOTIFY_CHANNELS: "teams,sentinel" },
     { replay: true, outbox: true },
   );
-  const assembled = await assembleRun(
+  return await runOnce(
     config,
     { replay, outbox, state: { kind: "connection", connectionString: azuriteConnectionString() }, now },
     log,
   );
-  try {
-    return await runDetection(assembled.deps);
-  } finally {
-    await assembled.close();
-  }
 }
 
 const day2 = (): RestBody => readJson(samplePath(2)) as RestBody;

@@ -1,9 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { assembleRun } from "../../src/app.js";
+import { runOnce } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { incidentIdFor, incidentUrlFor } from "../../src/notify/sentinelIncident.js";
 import type { Logger, RunSummary } from "../../src/run.js";
-import { runDetection } from "../../src/run.js";
 import { summaryJson } from "../../src/summary.js";
 import type { ArmPeer } from "../helpers/armPeer.js";
 import { HANG, startArmPeer, throttled } from "../helpers/armPeer.js";
@@ -104,7 +103,7 @@ async function run(day: 1 | 2, options: { runTimeBudgetMs?: number } = {}): Prom
     },
     { replay: true },
   );
-  const assembled = await assembleRun(
+  return await runOnce(
     config,
     {
       replay: samplePath(day),
@@ -112,12 +111,8 @@ async function run(day: 1 | 2, options: { runTimeBudgetMs?: number } = {}): Prom
       now: day === 1 ? DAY_1 : DAY_2,
     },
     log,
+    options,
   );
-  try {
-    return await runDetection({ ...assembled.deps, ...options });
-  } finally {
-    await assembled.close();
-  }
 }
 
 /** The sample identities a card shows, by name. */

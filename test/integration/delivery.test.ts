@@ -1,9 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { assembleRun } from "../../src/app.js";
+import { runOnce } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { incidentUrlFor } from "../../src/notify/sentinelIncident.js";
 import type { Logger, RunSummary } from "../../src/run.js";
-import { runDetection } from "../../src/run.js";
 import { summaryJson } from "../../src/summary.js";
 import type { ArmPeer } from "../helpers/armPeer.js";
 import { startArmPeer } from "../helpers/armPeer.js";
@@ -63,7 +62,7 @@ async function run(): Promise<RunSummary> {
     },
     { replay: true },
   );
-  const assembled = await assembleRun(
+  return await runOnce(
     config,
     {
       replay: samplePath(1),
@@ -72,11 +71,6 @@ async function run(): Promise<RunSummary> {
     },
     log,
   );
-  try {
-    return await runDetection(assembled.deps);
-  } finally {
-    await assembled.close();
-  }
 }
 
 /** Every Action.OpenUrl target in the Teams messages received so far. */

@@ -2,12 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { assembleRun } from "../../src/app.js";
+import { runOnce } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { GraphDirectory } from "../../src/graph/source.js";
 import { LOOPBACK_CREDENTIAL } from "../../src/notify/sentinelApi.js";
 import type { Logger, RunSummary } from "../../src/run.js";
-import { runDetection } from "../../src/run.js";
 import type { GraphPeer, GraphServicePrincipal } from "../helpers/graphPeer.js";
 import { forbidden, HANG, startGraphPeer, syntheticTenant, tenantId, throttled } from "../helpers/graphPeer.js";
 import { startPeer } from "../helpers/httpPeer.js";
@@ -204,7 +203,7 @@ async function runWithGraph(
     { GRAPH_ENDPOINT: graph.url, NOTIFY_CHANNELS: channels, STATE_TABLE_NAME: table },
     { replay: true, outbox: true },
   );
-  const assembled = await assembleRun(
+  return await runOnce(
     config,
     {
       replay,
@@ -214,11 +213,6 @@ async function runWithGraph(
     },
     log,
   );
-  try {
-    return await runDetection(assembled.deps);
-  } finally {
-    await assembled.close();
-  }
 }
 
 describe("a run with Graph enrichment", () => {
@@ -307,7 +301,7 @@ describe("a run with a directory replay file", () => {
         directory: true,
       },
     );
-    const assembled = await assembleRun(
+    const summary = await runOnce(
       config,
       {
         replay: huntFor(ids),
@@ -317,12 +311,6 @@ describe("a run with a directory replay file", () => {
       },
       log,
     );
-    let summary: RunSummary;
-    try {
-      summary = await runDetection(assembled.deps);
-    } finally {
-      await assembled.close();
-    }
 
     expect(summary).toMatchObject({ status: "done", findings: 2, new: 2 });
     expect(summary.directory).toMatchObject({ inventory: null, notEnriched: 2, deleted: 0 });

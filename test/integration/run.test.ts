@@ -2,10 +2,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { assembleRun } from "../../src/app.js";
+import { runOnce } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import type { Logger, RunSummary } from "../../src/run.js";
-import { runDetection } from "../../src/run.js";
 import { TableStateStore } from "../../src/state/store.js";
 import { exitCodeOf } from "../../src/summary.js";
 import { azuriteConnectionString, uniqueTableName } from "../helpers/state.js";
@@ -50,16 +49,11 @@ async function run(replay: string, now: Date, settings: Record<string, string> =
     { HUNT_LOOKBACK_DAYS: "365", STATE_TABLE_NAME: table, NOTIFY_CHANNELS: "teams,sentinel", ...settings },
     { replay: true, outbox: true },
   );
-  const assembled = await assembleRun(
+  return await runOnce(
     config,
     { replay, outbox, state: { kind: "connection", connectionString: azuriteConnectionString() }, now },
     log,
   );
-  try {
-    return await runDetection(assembled.deps);
-  } finally {
-    await assembled.close();
-  }
 }
 
 /** A copy of a sample with one column taken out of its columns and every row. */

@@ -9,6 +9,7 @@ import {
   RetryHandlerOptions,
 } from "@microsoft/microsoft-graph-client";
 import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
+import { retryAfterMs } from "../notify/http.js";
 import type { DirectoryIdentity } from "./directory.js";
 import { DirectoryResponseError, parseServicePrincipals, SERVICE_PRINCIPAL_FIELDS } from "./directory.js";
 
@@ -65,7 +66,8 @@ export class GraphDirectory implements DirectorySource {
       new RetryHandler(
         new RetryHandlerOptions(1, MAX_RETRIES, (_delay, _attempt, _request, _options, response) =>
           // Graph's Retry-After is honoured only when waiting still leaves time to use the answer.
-          fitsBefore(this.deadline, retryAfterMs(response)),
+          // Without a Retry-After the SDK waits about a second.
+          fitsBefore(this.deadline, retryAfterMs(response?.headers?.get("Retry-After")) ?? 1000),
         ),
       ),
       new RequestLimits(() => this.deadline, options.onRequest),
@@ -150,15 +152,6 @@ export function describeGraphError(error: unknown): string {
 }
 
 const withoutQuery = (url: string): string => url.replace(/\?.*$/, "");
-
-function retryAfterMs(response: Response | undefined): number {
-  const header = response?.headers?.get("Retry-After");
-  if (!header) return 1000;
-  const seconds = Number(header);
-  if (!Number.isNaN(seconds)) return seconds * 1000;
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? 1000 : Math.max(0, at - Date.now());
-}
 
 function fitsBefore(deadline: number, waitMs: number): boolean {
   // Leave the request itself a moment after the wait.

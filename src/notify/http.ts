@@ -123,6 +123,14 @@ export async function send(request: HttpRequest, options: SendOptions): Promise<
   }
 }
 
+/** A Retry-After header (seconds, or an HTTP date) as milliseconds from now; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | null | undefined, clock: () => number = Date.now): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - clock();
+  return Number.isFinite(ms) ? Math.max(0, ms) : undefined;
+}
+
 /** Retry-After is the server's word (capped, no jitter); our own backoff is exponential with jitter. */
 export function retryDelay(
   response: HttpResponse | undefined,
@@ -131,12 +139,8 @@ export function retryDelay(
   clock: () => number = Date.now,
   random: () => number = Math.random,
 ): number {
-  const header = response?.headers.get("retry-after");
-  if (header) {
-    const seconds = Number(header);
-    const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - clock();
-    if (Number.isFinite(ms)) return Math.min(Math.max(0, ms), policy.maxDelayMs);
-  }
+  const serverSays = retryAfterMs(response?.headers.get("retry-after"), clock);
+  if (serverSays !== undefined) return Math.min(serverSays, policy.maxDelayMs);
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }

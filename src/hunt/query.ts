@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { HuntParameters } from "../config.js";
 import { isIpv4Cidr } from "../config.js";
+import { isObjectId } from "../graph/directory.js";
 
 /** The build copies the .kql beside this module, so the same relative path works from src/ and dist/. */
 export const HUNT_FILE = new URL("./stale-managed-identities.kql", import.meta.url);
@@ -8,7 +9,6 @@ export const HUNT_FILE = new URL("./stale-managed-identities.kql", import.meta.u
 const BEGIN = "// @parameters-begin";
 const END = "// @parameters-end";
 const PARAMETER_NAMES = ["LookbackDays", "StaleThreshold", "AllowlistedIPRanges", "DirectoryIdentityIds"] as const;
-const OBJECT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function loadHuntTemplate(): string {
   return readFileSync(HUNT_FILE, "utf8");
@@ -39,8 +39,7 @@ export function renderHunt(template: string, params: HuntParameters, directoryId
     if (!isIpv4Cidr(range)) throw new Error(`Hunt parameters: "${range}" is not an IPv4 CIDR range`);
   }
   for (const id of directoryIds) {
-    if (!OBJECT_ID.test(id))
-      throw new Error(`Hunt parameters: directory object id ${JSON.stringify(id)} is not a GUID`);
+    if (!isObjectId(id)) throw new Error(`Hunt parameters: directory object id ${JSON.stringify(id)} is not a GUID`);
   }
   const literals = [
     `let LookbackDays = ${params.lookbackDays}d;`,

@@ -11,6 +11,8 @@ import type { Logger, RunSummary } from "../../src/run.js";
 import { fromIdentityEntity } from "../../src/state/records.js";
 import { exitCodeOf } from "../../src/summary.js";
 import { openUrls } from "../helpers/cards.js";
+import type { CapturedOutput } from "../helpers/output.js";
+import { captureOutput } from "../helpers/output.js";
 import { sampleDay } from "../helpers/sampleDays.js";
 import { azuriteConnectionString, uniqueTableName } from "../helpers/state.js";
 import { DAY_1, DAY_2, entitiesOf, identityRows, outboxFiles, readJson, samplePath } from "../helpers/tables.js";
@@ -399,8 +401,7 @@ describe("every invalid setting: exit 2 naming it, no state touched", () => {
 
   let savedEnv: NodeJS.ProcessEnv;
   let savedCwd: string;
-  let stdout: string;
-  let stderr: string;
+  let output: CapturedOutput;
 
   beforeEach(() => {
     savedEnv = { ...process.env };
@@ -408,16 +409,7 @@ describe("every invalid setting: exit 2 naming it, no state touched", () => {
     savedCwd = process.cwd();
     // No local.settings.json: only the settings a test sets.
     process.chdir(dir);
-    stdout = "";
-    stderr = "";
-    vi.spyOn(process.stdout, "write").mockImplementation(((chunk: string | Uint8Array) => {
-      stdout += String(chunk);
-      return true;
-    }) as typeof process.stdout.write);
-    vi.spyOn(process.stderr, "write").mockImplementation(((chunk: string | Uint8Array) => {
-      stderr += String(chunk);
-      return true;
-    }) as typeof process.stderr.write);
+    output = captureOutput();
   });
 
   afterEach(() => {
@@ -448,9 +440,9 @@ describe("every invalid setting: exit 2 naming it, no state touched", () => {
     ]);
 
     expect(code).toBe(2);
-    expect(stderr).toBe(`stale-mi: Invalid settings:\n  - ${message}\n`);
-    expect(stdout).toBe("");
-    for (const secret of SECRETS) expect(stderr).not.toContain(secret);
+    expect(output.stderr).toBe(`stale-mi: Invalid settings:\n  - ${message}\n`);
+    expect(output.stdout).toBe("");
+    for (const secret of SECRETS) expect(output.stderr).not.toContain(secret);
     expect(await entitiesOf(tableName)).toEqual([]);
     expect(outboxFiles(outbox)).toEqual({ teams: [], sentinel: [] });
   });

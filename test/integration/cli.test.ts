@@ -6,14 +6,15 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { main } from "../../src/cli.js";
 import { loadConfig, SETTINGS } from "../../src/config.js";
 import { loadHuntTemplate, renderHunt } from "../../src/hunt/query.js";
+import type { CapturedOutput } from "../helpers/output.js";
+import { captureOutput } from "../helpers/output.js";
 import { azuriteConnectionString, uniqueTableName } from "../helpers/state.js";
 import { entitiesOf, outboxFiles, readJson, sampleDirectoryPath, sampleIds, samplePath } from "../helpers/tables.js";
 
 let dir: string;
 let outbox: string;
 let table: string;
-let stdout: string;
-let stderr: string;
+let output: CapturedOutput;
 let savedEnv: NodeJS.ProcessEnv;
 let savedCwd: string;
 
@@ -28,16 +29,7 @@ beforeEach(() => {
   process.env.HUNT_LOOKBACK_DAYS = "365";
   savedCwd = process.cwd();
   process.chdir(dir);
-  stdout = "";
-  stderr = "";
-  vi.spyOn(process.stdout, "write").mockImplementation(((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  }) as typeof process.stdout.write);
-  vi.spyOn(process.stderr, "write").mockImplementation(((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  }) as typeof process.stderr.write);
+  output = captureOutput();
 });
 
 afterEach(() => {
@@ -62,7 +54,7 @@ const replayRun = (replay: string, now = "2026-12-01T06:00:00Z") => [
 
 /** The one JSON object `run --json` prints. */
 function printedSummary(): Record<string, unknown> {
-  const lines = stdout.split("\n").filter((l) => l !== "");
+  const lines = output.stdout.split("\n").filter((l) => l !== "");
   expect(lines).toHaveLength(1);
   return JSON.parse(lines[0] ?? "") as Record<string, unknown>;
 }
@@ -89,7 +81,7 @@ describe("stale-mi CLI, called in-process", () => {
     expect(typeof summary.durationMs).toBe("number");
     expect(summary.durationMs).toBeGreaterThanOrEqual(0);
     expect(summary).not.toHaveProperty("error");
-    expect(stderr).toBe("");
+    expect(output.stderr).toBe("");
     expect(outboxFiles(outbox).sentinel).toHaveLength(7);
   });
 
@@ -120,7 +112,7 @@ describe("stale-mi CLI, called in-process", () => {
     } finally {
       delete process.env.GRAPH_ENRICHMENT;
     }
-    expect(stderr).toContain("--directory is ignored: GRAPH_ENRICHMENT is off");
+    expect(output.stderr).toContain("--directory is ignored: GRAPH_ENRICHMENT is off");
     expect(printedSummary()).not.toHaveProperty("directory");
   });
 
@@ -147,16 +139,16 @@ describe("stale-mi CLI, called in-process", () => {
     const code = await main(["run", "--replay", samplePath(1), "--frobnicate"]);
 
     expect(code).toBe(2);
-    expect(stderr).toContain("--frobnicate");
-    expect(stderr).toContain("Usage:");
-    expect(stdout).toBe("");
+    expect(output.stderr).toContain("--frobnicate");
+    expect(output.stderr).toContain("Usage:");
+    expect(output.stdout).toBe("");
   });
 
   it("exits 2 when given both --state and --state-connection", async () => {
     const code = await main(["run", "--state", join(dir, "state"), "--state-connection", azuriteConnectionString()]);
 
     expect(code).toBe(2);
-    expect(stderr).toContain("give --state DIR or --state-connection STRING, not both");
+    expect(output.stderr).toContain("give --state DIR or --state-connection STRING, not both");
     expect(existsSync(join(dir, "state"))).toBe(false);
   });
 
@@ -167,10 +159,10 @@ describe("stale-mi CLI, called in-process", () => {
     const code = await main(replayRun(samplePath(1)));
 
     expect(code).toBe(2);
-    expect(stderr).toContain("Invalid settings");
-    expect(stderr).toContain("HUNT_LOOKBACK_DAYS (30)");
-    expect(stderr).toContain("HUNT_STALE_THRESHOLD_DAYS (90)");
-    expect(stdout).toBe("");
+    expect(output.stderr).toContain("Invalid settings");
+    expect(output.stderr).toContain("HUNT_LOOKBACK_DAYS (30)");
+    expect(output.stderr).toContain("HUNT_STALE_THRESHOLD_DAYS (90)");
+    expect(output.stdout).toBe("");
     expect(await entitiesOf(table)).toEqual([]);
   });
 
@@ -182,11 +174,11 @@ describe("stale-mi CLI, called in-process", () => {
 
     expect(code).toBe(0);
     const config = loadConfig(process.env, { replay: true, outbox: true });
-    expect(stdout).toBe(renderHunt(loadHuntTemplate(), config.hunt));
-    expect(stdout).toContain("let LookbackDays = 200d;");
-    expect(stdout).toContain("let StaleThreshold = 90d;");
-    expect(stdout).toContain('let AllowlistedIPRanges = dynamic(["10.0.0.0/8","192.168.10.0/24"]);');
-    expect(stderr).toBe("");
+    expect(output.stdout).toBe(renderHunt(loadHuntTemplate(), config.hunt));
+    expect(output.stdout).toContain("let LookbackDays = 200d;");
+    expect(output.stdout).toContain("let StaleThreshold = 90d;");
+    expect(output.stdout).toContain('let AllowlistedIPRanges = dynamic(["10.0.0.0/8","192.168.10.0/24"]);');
+    expect(output.stderr).toBe("");
   });
 
   it("keeps state in its own Azurite under --state DIR, stopped after each run, so a second run sees the first's state", async () => {
@@ -198,7 +190,7 @@ describe("stale-mi CLI, called in-process", () => {
     expect(existsSync(join(stateDir, "__azurite_db_table__.json"))).toBe(true);
     expect(execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })).not.toContain(stateDir);
 
-    stdout = "";
+    output.stdout = "";
     expect(await main([...args, "--now", "2026-12-01T06:00:00Z"])).toBe(0);
     expect(printedSummary()).toMatchObject({
       status: "done",
